@@ -1,1 +1,26 @@
-//! rentops-app
+//! rentops application services: what each function does, generic over the
+//! ports (no AWS, SQLite or Lambda types here).
+//!
+//! Map (function crate → module here → domain module):
+//! - payment-webhook → [`webhook`] (verify with `rentops_codecs`, record, enqueue), routed by [`api`]
+//! - ledger-poster   → [`poster`] (match with `rentops_domain::matching`, post with `rentops_domain::ledger`)
+//! - bill-run        → [`billrun`] (`rentops_domain::billing`)
+//! - reports         → [`reports`] (receivable vs received, suspense list)
+//! - sample data and portfolio loading → [`portfolio`]
+//! - bank statements uploaded by staff → [`statements`]
+//!
+//! Item layout of the single table: [`keys`].
+
+pub mod api;
+pub mod billrun;
+pub mod ctx;
+pub mod http;
+pub mod keys;
+pub mod portfolio;
+pub mod poster;
+pub mod reports;
+pub mod statements;
+pub mod telemetry;
+pub mod webhook;
+
+pub use ctx::Ports;

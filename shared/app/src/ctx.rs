@@ -1,0 +1,28 @@
+//! The bundle of ports a handler runs against, wired once in each `main`.
+
+use std::sync::Arc;
+
+use rentops_ports::{Blob, ClientId, ClientStore, Clock, Queue, Secrets, Store};
+
+/// Logical queue names (adapters map them to SQS URLs or SQLite queues).
+pub mod queues {
+    /// Verified payment events waiting to be matched and posted.
+    pub const PAYMENT_EVENTS: &str = "payment-events";
+}
+
+/// Everything a handler may touch. Cheap to clone.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub blob: Arc<dyn Blob>,
+    pub secrets: Arc<dyn Secrets>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// The only way application code reaches the table: bound to one client.
+    pub fn client_store(&self, client: &ClientId) -> ClientStore {
+        ClientStore::new(self.store.clone(), client.clone())
+    }
+}

@@ -1,0 +1,54 @@
+//! The single-table key layout, in one place. Keys here are *relative*:
+//! [`rentops_ports::ClientStore`] prefixes `C#<client>#` to every partition key.
+//!
+//! | pk                         | sk                      | what                                   |
+//! |----------------------------|-------------------------|----------------------------------------|
+//! | `CLIENT`                   | `META`                  | client settings (name, time zone)      |
+//! | `PORTFOLIO`                | `PROJECT#<id>` ...      | projects, buildings, units, tenants    |
+//! | `PORTFOLIO`                | `LEASE#<number>`        | lease index (project/building of lease)|
+//! | `LEASE#<number>`           | `META`                  | lease + account (credit), versioned    |
+//! | `LEASE#<number>`           | `INV#<period>`          | invoice; gsi1 `OPEN` / `<due>#<inv>`   |
+//! | `LEASE#<number>`           | `ENTRY#<entry id>`      | ledger entry (payment, refund, ...)    |
+//! | `ORDER#<out_trade_no>`     | `META`                  | payment request we issued              |
+//! | `EVT#<dedup key>`          | `RECEIVED`              | webhook idempotency record             |
+//! | `EVT#<dedup key>`          | `POSTED`                | poster's processed marker              |
+//! | `SUSPENSE`                 | `<time>#<id>`           | money that needs a person              |
+//! | `REJECTED`                 | `<time>#<id>`           | notifications that failed verification |
+//! | `AUDIT`                    | `<time>#<id>`           | audit events                           |
+//!
+//! Global registry (not client data): `SYS#CLIENTS` / `<client id>`.
+
+pub const CLIENT: &str = "CLIENT";
+pub const META: &str = "META";
+pub const PORTFOLIO: &str = "PORTFOLIO";
+pub const SUSPENSE: &str = "SUSPENSE";
+pub const REJECTED: &str = "REJECTED";
+pub const AUDIT: &str = "AUDIT";
+/// gsi1 partition of open invoices (sort key `<due date>#<invoice number>`).
+pub const OPEN_INVOICES: &str = "OPEN";
+pub const RECEIVED: &str = "RECEIVED";
+pub const POSTED: &str = "POSTED";
+pub const SYS_CLIENTS: &str = "SYS#CLIENTS";
+
+pub fn lease(number: &str) -> String {
+    format!("LEASE#{number}")
+}
+pub fn invoice_sk(period: &str) -> String {
+    format!("INV#{period}")
+}
+pub fn entry_sk(entry_id: &str) -> String {
+    format!("ENTRY#{entry_id}")
+}
+pub fn order(out_trade_no: &str) -> String {
+    format!("ORDER#{out_trade_no}")
+}
+pub fn event(dedup_key: &str) -> String {
+    format!("EVT#{dedup_key}")
+}
+pub fn open_invoice_gsi_sk(due: chrono::NaiveDate, invoice_number: &str) -> String {
+    format!("{due}#{invoice_number}")
+}
+/// Sort key for time-ordered logs (suspense, rejections, audit): sortable and unique.
+pub fn time_sk(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!("{}#{id}", at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
