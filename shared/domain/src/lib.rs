@@ -3,8 +3,14 @@
 //! Map of the crate (a newcomer's first hop):
 //! - [`money`]: exact amounts with a currency.
 //! - [`payment`]: the normalized [`payment::PaymentEvent`] every provider codec produces.
+//! - [`org`]: client, project, building, unit, tenant; lease / invoice / period number formats.
+//! - [`lease`]: a lease and its billing rules (rent, cycle, due day, deposit, escalation), validated.
+//! - [`billing`]: periods, proration, escalation, due dates; the deterministic [`billing::Invoice`].
 
+pub mod billing;
+pub mod lease;
 pub mod money;
+pub mod org;
 pub mod payment;
 
 pub use money::{Currency, Money, MoneyError};

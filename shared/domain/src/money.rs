@@ -148,9 +148,10 @@ impl Money {
     /// half away from zero, as Chinese invoicing practice expects.
     pub fn round(&self) -> Money {
         Money {
-            amount: self
-                .amount
-                .round_dp_with_strategy(self.currency.minor_digits(), rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+            amount: self.amount.round_dp_with_strategy(
+                self.currency.minor_digits(),
+                rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+            ),
             currency: self.currency.clone(),
         }
     }
