@@ -1,1 +1,158 @@
-//! rentops-aws
+//! rentops-aws: the AWS adapters of the ports in `rentops-ports`.
+//!
+//! | port | adapter | module |
+//! |------|---------|--------|
+//! | `Store` | [`DynamoStore`] (one table, sparse GSI `gsi1`) | [`dynamo`] |
+//! | `Queue` | [`SqsQueue`] (queues with DLQs, name → URL table) | [`sqs`] |
+//! | `Blob` | [`S3Blob`] (one bucket) | [`s3`] |
+//! | `Secrets` | [`SecretsManagerSecrets`] (with TTL cache) | [`secrets`] |
+//!
+//! SDK errors are mapped onto `PortError` in [`error`] (throttling, 5xx and
+//! timeouts become `Transient`). [`AwsBackend::from_env`] wires all four from
+//! the environment the SAM template (`infra/template.yaml`) gives each Lambda.
+//!
+//! Endpoint: the SDK honours `AWS_ENDPOINT_URL` (moto in tests). When an
+//! endpoint override is set, S3 uses path-style addressing.
+
+pub mod dynamo;
+mod error;
+pub mod s3;
+pub mod secrets;
+pub mod sqs;
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use rentops_ports::{PortError, PortResult};
+
+pub use dynamo::DynamoStore;
+pub use s3::S3Blob;
+pub use secrets::SecretsManagerSecrets;
+pub use sqs::SqsQueue;
+
+/// Environment variable naming the DynamoDB table.
+pub const ENV_TABLE_NAME: &str = "TABLE_NAME";
+/// Environment variable naming the S3 bucket for raw notifications and other blobs.
+pub const ENV_BLOB_BUCKET: &str = "BLOB_BUCKET";
+
+/// Load the SDK configuration from the environment (region, credentials,
+/// `AWS_ENDPOINT_URL`), with the latest behaviour version.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// A DynamoDB client for `conf`.
+pub fn dynamodb_client(conf: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(conf)
+}
+
+/// An SQS client for `conf`.
+pub fn sqs_client(conf: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(conf)
+}
+
+/// An S3 client for `conf`; path-style addressing when an endpoint override
+/// (moto, MinIO) is configured, since those do not serve virtual-host buckets.
+pub fn s3_client(conf: &SdkConfig) -> aws_sdk_s3::Client {
+    let builder = aws_sdk_s3::config::Builder::from(conf).force_path_style(conf.endpoint_url().is_some());
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// A Secrets Manager client for `conf`.
+pub fn secretsmanager_client(conf: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(conf)
+}
+
+/// All four AWS adapters, built from one SDK configuration.
+///
+/// Fields are concrete types; coerce with `backend.store.clone() as Arc<dyn Store>`.
+#[derive(Debug, Clone)]
+pub struct AwsBackend {
+    pub store: Arc<DynamoStore>,
+    pub queue: Arc<SqsQueue>,
+    pub blob: Arc<S3Blob>,
+    pub secrets: Arc<SecretsManagerSecrets>,
+}
+
+fn required(vars: &[(String, String)], name: &str, what: &str) -> PortResult<String> {
+    match vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()) {
+        Some(v) if !v.is_empty() => Ok(v.to_string()),
+        Some(_) => Err(PortError::Invalid(format!("environment variable {name} ({what}) is set but empty"))),
+        None => Err(PortError::Invalid(format!("environment variable {name} ({what}) is not set"))),
+    }
+}
+
+impl AwsBackend {
+    /// Build from the process environment: `TABLE_NAME`, `BLOB_BUCKET`,
+    /// `QUEUE_URL_<NAME>` for each queue and its `<NAME>_DLQ` (see [`sqs`]),
+    /// plus the usual AWS variables (`AWS_REGION`, credentials,
+    /// `AWS_ENDPOINT_URL`).
+    pub async fn from_env() -> PortResult<Self> {
+        let conf = load_sdk_config().await;
+        AwsBackend::from_vars(&conf, std::env::vars().collect())
+    }
+
+    /// Build from `conf` and an explicit list of variables (testable without
+    /// touching the process environment).
+    pub fn from_vars(conf: &SdkConfig, vars: Vec<(String, String)>) -> PortResult<Self> {
+        let table = required(&vars, ENV_TABLE_NAME, "DynamoDB table name")?;
+        let bucket = required(&vars, ENV_BLOB_BUCKET, "S3 bucket for raw notifications")?;
+        if conf.region().is_none() {
+            return Err(PortError::Invalid("no AWS region configured: set AWS_REGION".into()));
+        }
+        let queue = SqsQueue::from_vars(sqs_client(conf), vars)?;
+        Ok(AwsBackend {
+            store: Arc::new(DynamoStore::new(dynamodb_client(conf), table)),
+            queue: Arc::new(queue),
+            blob: Arc::new(S3Blob::new(s3_client(conf), bucket)),
+            secrets: Arc::new(SecretsManagerSecrets::new(secretsmanager_client(conf))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::Region;
+
+    fn conf() -> SdkConfig {
+        SdkConfig::builder().region(Region::new("us-east-1")).behavior_version(BehaviorVersion::latest()).build()
+    }
+
+    fn v(k: &str, val: &str) -> (String, String) {
+        (k.to_string(), val.to_string())
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        let err = AwsBackend::from_vars(&conf(), vec![v("BLOB_BUCKET", "b")]).unwrap_err();
+        assert!(err.to_string().contains("TABLE_NAME"), "{err}");
+        let err = AwsBackend::from_vars(&conf(), vec![v("TABLE_NAME", "t"), v("BLOB_BUCKET", " ")]).unwrap_err();
+        assert!(err.to_string().contains("BLOB_BUCKET"), "{err}");
+        let err =
+            AwsBackend::from_vars(&conf(), vec![v("TABLE_NAME", "t"), v("BLOB_BUCKET", "b"), v("QUEUE_URL_X", "")])
+                .unwrap_err();
+        assert!(err.to_string().contains("QUEUE_URL_X"), "{err}");
+    }
+
+    #[test]
+    fn builds_from_variables() {
+        let b = AwsBackend::from_vars(
+            &conf(),
+            vec![
+                v("TABLE_NAME", "rentops-prod"),
+                v("BLOB_BUCKET", "raw"),
+                v("QUEUE_URL_PAYMENT_EVENTS", "https://sqs.us-east-1.amazonaws.com/1/pe"),
+                v("QUEUE_URL_PAYMENT_EVENTS_DLQ", "https://sqs.us-east-1.amazonaws.com/1/pe-dlq"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(b.store.table(), "rentops-prod");
+        assert_eq!(b.blob.bucket(), "raw");
+        assert_eq!(
+            b.queue.urls().get("payment-events-dlq").map(String::as_str),
+            Some("https://sqs.us-east-1.amazonaws.com/1/pe-dlq")
+        );
+        assert_eq!(b.queue.urls().len(), 2);
+    }
+}
