@@ -462,24 +462,24 @@ async fn client_store_isolation(store: Arc<dyn Store>, ns: &str) {
     ok(
         case,
         a.put(
-            Item::new("LEASE#L-1", "META", json!({"tenant": "a"})).with_gsi1("OPEN", "2024-01-01"),
+            Item::new("LEASE#L-1", "META", json!({"tenant": "a"})).with_gsi1("ISO#OPEN", "2024-01-01"),
             Condition::NotExists,
         )
         .await,
     );
     let got = ok(case, a.get("LEASE#L-1", "META").await).expect("ClientStore isolation: own item missing");
     assert_eq!(got.pk, "LEASE#L-1", "{case}: keys come back relative");
-    assert_eq!(got.gsi1pk.as_deref(), Some("OPEN"), "{case}: gsi1pk comes back relative");
+    assert_eq!(got.gsi1pk.as_deref(), Some("ISO#OPEN"), "{case}: gsi1pk comes back relative");
     let raw = ok(case, store.get(&format!("C#{ns}#LEASE#L-1"), "META").await);
     assert!(raw.is_some(), "{case}: ClientStore must store under C#<client>#");
-    assert_eq!(raw.and_then(|r| r.gsi1pk), Some(format!("C#{ns}#OPEN")), "{case}: gsi1pk is scoped too");
+    assert_eq!(raw.and_then(|r| r.gsi1pk), Some(format!("C#{ns}#ISO#OPEN")), "{case}: gsi1pk is scoped too");
 
     assert!(ok(case, b.get("LEASE#L-1", "META").await).is_none(), "{case}: b read a's item");
     let bq = ok(case, b.query(Query::table("LEASE#L-1", SkRange::All)).await);
     assert!(bq.items.is_empty(), "{case}: b queried a's partition");
-    let bq = ok(case, b.query(Query::gsi1("OPEN", SkRange::All)).await);
+    let bq = ok(case, b.query(Query::gsi1("ISO#OPEN", SkRange::All)).await);
     assert!(bq.items.is_empty(), "{case}: b queried a's index partition");
-    let aq = ok(case, a.query_all(Query::gsi1("OPEN", SkRange::All)).await);
+    let aq = ok(case, a.query_all(Query::gsi1("ISO#OPEN", SkRange::All)).await);
     assert_eq!(aq.len(), 1, "{case}: a sees its own index entry");
     assert_eq!(aq[0].pk, "LEASE#L-1", "{case}: relative key in query results");
 

@@ -1,0 +1,24 @@
+//! The shared conformance suites (`rentops_ports::conformance`) run on the
+//! embedded adapters, each in a fresh temporary directory.
+
+use std::sync::Arc;
+
+use rentops_embedded::SqliteStore;
+use rentops_ports::conformance;
+
+fn ns() -> String {
+    format!("conf-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_passes_the_store_suite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path().join("rentops.sqlite")).expect("open store");
+    conformance::store_suite(Arc::new(store), &ns()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_memory_store_passes_the_store_suite() {
+    let store = SqliteStore::open_in_memory().expect("open store");
+    conformance::store_suite(Arc::new(store), &ns()).await;
+}
