@@ -6,9 +6,11 @@
 //! - [`org`]: client, project, building, unit, tenant; lease / invoice / period number formats.
 //! - [`lease`]: a lease and its billing rules (rent, cycle, due day, deposit, escalation), validated.
 //! - [`billing`]: periods, proration, escalation, due dates; the deterministic [`billing::Invoice`].
+//! - [`ledger`]: a lease account (invoices + tenant credit); payments, credit, refunds, reversals; ledger entries.
 
 pub mod billing;
 pub mod lease;
+pub mod ledger;
 pub mod money;
 pub mod org;
 pub mod payment;
