@@ -16,7 +16,27 @@ PID_FILE="$STATE_DIR/moto.pid"
 LOG_FILE="$STATE_DIR/moto.log"
 URL="http://127.0.0.1:${PORT}"
 
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
 log() { echo "moto.sh: $*" >&2; }
+
+# The Python interpreter moto_server runs with (so the launcher imports the same moto).
+moto_python() {
+  local exe line interp
+  exe="$(command -v moto_server)"
+  if [[ "$exe" == */shims/* ]] && command -v pyenv >/dev/null 2>&1; then
+    exe="$(pyenv which moto_server)"
+  fi
+  line="$(head -1 "$exe")"
+  interp="${line#'#!'}"
+  interp="${interp#/usr/bin/env }"
+  interp="${interp%% *}"
+  if [[ "$line" == '#!'* ]] && "$interp" -c 'import moto' >/dev/null 2>&1; then
+    echo "$interp"
+  else
+    echo python3
+  fi
+}
 
 running_pid() {
   [[ -f "$PID_FILE" ]] || return 1
@@ -53,7 +73,16 @@ start() {
     return 1
   fi
   # setsid: the server survives the shell that started it and does not get its signals.
-  setsid nohup moto_server -H 127.0.0.1 -p "$PORT" >"$LOG_FILE" 2>&1 </dev/null &
+  # moto_atomic_server.py is moto_server with each non-SQS request made atomic (see
+  # that file: plain moto_server lets two concurrent conditional DynamoDB writes both
+  # succeed). MOTO_PLAIN=1 runs the stock moto_server instead.
+  if [[ "${MOTO_PLAIN:-0}" == 1 ]]; then
+    setsid nohup moto_server -H 127.0.0.1 -p "$PORT" >"$LOG_FILE" 2>&1 </dev/null &
+  else
+    local py
+    py="$(moto_python)"
+    setsid nohup "$py" "$SCRIPT_DIR/moto_atomic_server.py" -H 127.0.0.1 -p "$PORT" >"$LOG_FILE" 2>&1 </dev/null &
+  fi
   echo $! >"$PID_FILE"
   local deadline=$((SECONDS + 30))
   until curl -fsS "$URL/moto-api/" >/dev/null 2>&1; do
