@@ -38,3 +38,38 @@ async fn sqlite_queue_passes_the_queue_suite() {
         rentops_embedded::SqliteQueue::open(dir.path().join("queue.sqlite"), &suite_queue(&q)).expect("open queue");
     conformance::queue_suite(Arc::new(queue), &q).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dir_blob_passes_the_blob_suite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blob = rentops_embedded::DirBlob::open(dir.path(), [7u8; 32], "http://127.0.0.1:8080").expect("open blob");
+    conformance::blob_suite(Arc::new(blob), &ns()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_secrets_pass_the_secrets_suite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("secrets.json");
+    std::fs::write(&path, r#"{"rentops/acme/alipay": {"base64": "c2VjcmV0LWtleS1ieXRlcwD/"}, "other": "x"}"#)
+        .expect("write");
+    #[cfg(unix)]
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let secrets = rentops_embedded::FileSecrets::open(&path).expect("open secrets");
+    conformance::secrets_suite(Arc::new(secrets), "rentops/acme/alipay", b"secret-key-bytes\x00\xff").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_backend_passes_all_suites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let q = ns();
+    let options = rentops_embedded::EmbeddedOptions {
+        extra_queues: vec![(q.clone(), suite_queue(&q)[0].1)],
+        ..Default::default()
+    };
+    let backend = rentops_embedded::EmbeddedBackend::open_with(dir.path(), options).expect("open backend");
+    conformance::store_suite(backend.store.clone(), &ns()).await;
+    conformance::blob_suite(backend.blob.clone(), &ns()).await;
+    conformance::queue_suite(backend.queue.clone(), &q).await;
+    // The default queue exists with its documented settings.
+    assert_eq!(backend.queue.config("payment-events").map(|c| c.max_receive_count), Some(5));
+}
