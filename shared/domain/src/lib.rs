@@ -7,10 +7,13 @@
 //! - [`lease`]: a lease and its billing rules (rent, cycle, due day, deposit, escalation), validated.
 //! - [`billing`]: periods, proration, escalation, due dates; the deterministic [`billing::Invoice`].
 //! - [`ledger`]: a lease account (invoices + tenant credit); payments, credit, refunds, reversals; ledger entries.
+//! - [`matching`]: order numbers and payment requests, references in remittance text, the match
+//!   decision, suggestions, and suspense items with clerk-readable reasons.
 
 pub mod billing;
 pub mod lease;
 pub mod ledger;
+pub mod matching;
 pub mod money;
 pub mod org;
 pub mod payment;

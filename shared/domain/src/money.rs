@@ -157,6 +157,31 @@ impl Money {
     }
 }
 
+impl Money {
+    /// For people: `CNY 4,500.00` (thousands separators, the currency's minor digits).
+    pub fn grouped(&self) -> String {
+        let digits = self.currency.minor_digits() as usize;
+        let r = self.amount.round_dp(digits as u32);
+        let text = format!("{:.*}", digits, r.abs());
+        let (int, frac) = match text.split_once('.') {
+            Some((i, f)) => (i.to_string(), Some(f.to_string())),
+            None => (text.clone(), None),
+        };
+        let mut grouped = String::new();
+        for (n, ch) in int.chars().enumerate() {
+            if n > 0 && (int.len() - n) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(ch);
+        }
+        let sign = if r.is_sign_negative() && !r.is_zero() { "-" } else { "" };
+        match frac {
+            Some(f) => format!("{} {sign}{grouped}.{f}", self.currency),
+            None => format!("{} {sign}{grouped}", self.currency),
+        }
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.amount.round_dp(self.currency.minor_digits());
@@ -190,6 +215,15 @@ mod tests {
         assert!(Money::parse_minor("12.3", c.clone()).is_err());
         assert_eq!(Money::from_minor(500, Currency::new("JPY").unwrap()).amount, dec!(500));
         assert_eq!(Money::from_minor(1, c).to_string(), "CNY 0.01");
+    }
+
+    #[test]
+    fn grouped_for_people() {
+        assert_eq!(Money::cny(dec!(4500)).grouped(), "CNY 4,500.00");
+        assert_eq!(Money::cny(dec!(1234567.891)).grouped(), "CNY 1,234,567.89");
+        assert_eq!(Money::cny(dec!(999.5)).grouped(), "CNY 999.50");
+        assert_eq!(Money::cny(dec!(-4050)).grouped(), "CNY -4,050.00");
+        assert_eq!(Money::from_minor(1500000, Currency::new("JPY").unwrap()).grouped(), "JPY 1,500,000");
     }
 
     #[test]
