@@ -82,7 +82,7 @@ pub(crate) fn verify(p: &Prepared, inc: &Incoming<'_>, now: DateTime<Utc>) -> Re
     let enc = form::charset(&charset_name)?;
     let sign =
         raw.get("sign").filter(|s| !s.is_empty()).ok_or_else(|| Rejection::malformed("field \"sign\" is missing"))?;
-    let sig = crypto::b64_decode(&String::from_utf8_lossy(sign), "sign")?;
+    let sig = crypto::sig_decode(&String::from_utf8_lossy(sign), "sign")?;
     let sign_type = raw.get("sign_type").map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
     let legacy = match sign_type.as_str() {
         "RSA2" | "" => false,

@@ -218,3 +218,8 @@ pub(crate) fn b64_decode(text: &str, what: &str) -> Result<Vec<u8>, Rejection> {
         text.chars().filter(|c| !matches!(c, '\r' | '\n' | '\t')).map(|c| if c == ' ' { '+' } else { c }).collect();
     B64.decode(compact.as_bytes()).map_err(|_| Rejection::malformed(format!("{what} is not valid base64")))
 }
+
+/// Base64 of a signature: undecodable means it cannot be genuine → `bad_signature`.
+pub(crate) fn sig_decode(text: &str, what: &str) -> Result<Vec<u8>, Rejection> {
+    b64_decode(text, what).map_err(|_| Rejection::bad_sig(format!("{what} is not valid base64")))
+}

@@ -129,7 +129,7 @@ pub(crate) fn verify(p: &Prepared, inc: &Incoming<'_>, now: DateTime<Utc>) -> Re
     if signature.is_empty() {
         return Err(Rejection::malformed("field \"signature\" is missing"));
     }
-    let sig = crypto::b64_decode(&signature, "signature")?;
+    let sig = crypto::sig_decode(&signature, "signature")?;
     let cert_pem = raw
         .get("signPubKeyCert")
         .filter(|c| !c.is_empty())

@@ -153,7 +153,7 @@ pub(crate) fn verify(p: &Prepared, inc: &Incoming<'_>, now: DateTime<Utc>) -> Re
         }
     };
     let verifier = verifier.ok_or_else(|| Rejection::UnknownKey { key_id: serial.to_string() })?;
-    let sig = crypto::b64_decode(signature, "Wechatpay-Signature")?;
+    let sig = crypto::sig_decode(signature, "Wechatpay-Signature")?;
     let mut msg = Vec::with_capacity(ts_text.len() + nonce.len() + inc.body.len() + 3);
     msg.extend_from_slice(ts_text.as_bytes());
     msg.push(b'\n');
