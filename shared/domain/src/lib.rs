@@ -9,6 +9,8 @@
 //! - [`ledger`]: a lease account (invoices + tenant credit); payments, credit, refunds, reversals; ledger entries.
 //! - [`matching`]: order numbers and payment requests, references in remittance text, the match
 //!   decision, suggestions, and suspense items with clerk-readable reasons.
+//! - [`summary`]: receivable vs received per project / building / total, collection rate,
+//!   overdue count, average collection cycle, share of rent more than 7 days late.
 
 pub mod billing;
 pub mod lease;
@@ -17,6 +19,7 @@ pub mod matching;
 pub mod money;
 pub mod org;
 pub mod payment;
+pub mod summary;
 
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{EventKind, Payer, PaymentEvent, Provider};
