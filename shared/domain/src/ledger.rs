@@ -232,7 +232,10 @@ impl LeaseAccount {
             let full = i.paid.amount == i.amount.amount;
             match i.status {
                 InvoiceStatus::Paid if !full => return bad(format!("invoice {} is Paid but not fully", i.number)),
-                InvoiceStatus::Open if full => return bad(format!("invoice {} is fully paid but Open", i.number)),
+                // A zero-amount invoice (e.g. a one-day proration below one fen) may stay Open.
+                InvoiceStatus::Open if full && !i.amount.is_zero() => {
+                    return bad(format!("invoice {} is fully paid but Open", i.number));
+                }
                 _ => {}
             }
         }
@@ -526,6 +529,10 @@ mod tests {
             apply_payment(&acc, &posting("p", dec!(0), None), AllocationPolicy::OldestFirst),
             Err(LedgerError::NotPositive(_))
         ));
+        // A zero-amount open invoice is consistent and takes nothing.
+        let zero = account(vec![inv(1, dec!(0)), inv(2, dec!(10))]);
+        let out = apply_payment(&zero, &posting("p", dec!(10), None), AllocationPolicy::OldestFirst).unwrap();
+        assert_eq!(out.allocations, vec![Allocation { invoice: n(2), amount: Money::cny(dec!(10)) }]);
         let mut bad = acc.clone();
         bad.invoices[0].paid = Money::cny(dec!(101));
         assert!(matches!(

@@ -21,5 +21,17 @@ pub mod org;
 pub mod payment;
 pub mod summary;
 
+pub use billing::{Bill, BillingError, Invoice, InvoiceKind, InvoiceStatus, Period, bill_for, due_bills};
+pub use lease::{BillingRules, Cycle, Escalation, Lease, LeaseStatus, PeriodAnchor};
+pub use ledger::{
+    Allocation, EntryKind, LeaseAccount, LedgerEntry, LedgerError, PaymentRemainder, Posting, PostingOutcome,
+    apply_credit, apply_payment, apply_refund,
+};
+pub use matching::{
+    Decision, KnownReferences, MatchContext, OutTradeNo, PaymentRequest, Reference, SuspenseItem, SuspenseReason,
+    decide, extract_references,
+};
 pub use money::{Currency, Money, MoneyError};
+pub use org::{AllocationPolicy, Client, InvoiceNumber, LeaseNumber, PeriodKey, Tenant, ValidationError};
 pub use payment::{EventKind, Payer, PaymentEvent, Provider};
+pub use summary::{CollectionSummary, InvoiceRow};
