@@ -151,7 +151,10 @@ fn wechatpay_1_timestamp_window() {
     assert!(verify(Provider::Wechatpay, &w.cfg, &inc, at(1624523846 + 299)).is_ok());
     assert!(verify(Provider::Wechatpay, &w.cfg, &inc, at(1624523846 - 299)).is_ok());
     let err = verify(Provider::Wechatpay, &w.cfg, &inc, at(1624523846 + 300)).unwrap_err();
-    assert_eq!(err, Rejection::StaleTimestamp { timestamp: 1624523846, now: 1624524146, skew_secs: 300, tolerance_secs: 300 });
+    assert_eq!(
+        err,
+        Rejection::StaleTimestamp { timestamp: 1624523846, now: 1624524146, skew_secs: 300, tolerance_secs: 300 }
+    );
     assert_eq!(err.code(), "stale_timestamp");
     assert_eq!(verify(Provider::Wechatpay, &w.cfg, &inc, at(1624523846 - 300)).unwrap_err().code(), "stale_timestamp");
 }
@@ -181,9 +184,8 @@ fn wechatpay_1_tampered_body_fails() {
 #[test]
 fn wechatpay_2_decrypts_hello_world() {
     let v = vector("wechatpay-2.txt");
-    let get = |k: &str| {
-        v.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or_else(|| panic!("{k}")).to_string()
-    };
+    let get =
+        |k: &str| v.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or_else(|| panic!("{k}")).to_string();
     let plain = wechatpay::decrypt_resource(
         get("apiv3_key").as_bytes(),
         &get("nonce"),

@@ -77,9 +77,11 @@ rm alipay_root_key.pem
 
 # ---------- WeChat Pay ----------
 genkey wechatpay_platform_key.pem
-openssl req -new -x509 -utf8 -key wechatpay_platform_key.pem -sha256 -days 7300 \
-  -set_serial 0x5157F09EFDC096DE15EBE81A47057A7232F1B8E1 \
-  -subj "/C=CN/O=rentops TEST WeChat Pay/CN=Tenpay.com Root CA TEST platform" -out wechatpay_platform_cert.pem
+# self-signed, fixed serial and fixed validity 2024-01-01..2044-01-01
+echo 5157F09EFDC096DE15EBE81A47057A7232F1B8E1 > "$WORK/serial"
+root wechatpay_platform_key.pem "/C=CN/O=rentops TEST WeChat Pay/CN=rentops TEST WeChat Pay platform certificate" \
+  wechatpay_platform_cert.pem 20240101000000Z 20440101000000Z
+echo 2000 > "$WORK/serial"
 genkey wechatpay_pubkey_private.pem                # the "WeChat Pay public key" (PUB_KEY_ID_...)
 openssl pkey -in wechatpay_pubkey_private.pem -pubout -out wechatpay_pubkey_public.pem
 
