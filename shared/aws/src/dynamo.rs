@@ -27,6 +27,11 @@
 //! attribute_not_exists(pk)` so that cancellation reasons stay aligned with
 //! the caller's op indexes.
 //!
+//! A cancelled transaction becomes `PortError::TransactionCancelled` with one
+//! reason per op (`"ConditionalCheckFailed"`, ...; `None` for ops that were
+//! fine), except when the only reasons are `TransactionConflict` / throttling:
+//! nothing was wrong with the data, so it is `Transient` (retry).
+//!
 //! Transactions carry a fresh `ClientRequestToken`, so an SDK retry of a
 //! transaction that already succeeded is idempotent instead of failing its
 //! conditions.
@@ -422,6 +427,20 @@ fn cancellation_reasons(codes: Vec<Option<String>>, message: Option<&str>, n: us
     reasons
 }
 
+/// A cancelled transaction: `TransactionCancelled` with the per-op reasons,
+/// except when every failing op failed only because of concurrent activity
+/// or throttling (no condition failed): then retrying is right, so `Transient`.
+fn cancellation_error(what: &str, reasons: Vec<Option<String>>, detail: &str) -> PortError {
+    let failing: Vec<&str> = reasons.iter().flatten().map(String::as_str).collect();
+    if !failing.is_empty() && failing.iter().all(|c| RETRYABLE_CANCEL_CODES.contains(c)) {
+        return PortError::Transient(format!(
+            "{what}: cancelled by concurrent activity or throttling ({}); safe to retry: {detail}",
+            failing.join(", ")
+        ));
+    }
+    PortError::TransactionCancelled { reasons }
+}
+
 // ---------------------------------------------------------------- the port
 
 #[async_trait]
@@ -579,16 +598,8 @@ impl Store for DynamoStore {
         if let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error() {
             let codes = tc.cancellation_reasons().iter().map(|r| r.code().map(str::to_string)).collect();
             let reasons = cancellation_reasons(codes, tc.message(), ops.len());
-            let failing: Vec<&str> = reasons.iter().flatten().map(String::as_str).collect();
-            if !failing.is_empty() && failing.iter().all(|c| RETRYABLE_CANCEL_CODES.contains(c)) {
-                return Err(PortError::Transient(format!(
-                    "{what}: cancelled by concurrent activity ({}); retry: {}",
-                    failing.join(", "),
-                    DisplayErrorContext(&err)
-                )));
-            }
             tracing::debug!(table = %self.table, ?reasons, "transaction cancelled");
-            return Err(PortError::TransactionCancelled { reasons });
+            return Err(cancellation_error(&what, reasons, &DisplayErrorContext(&err).to_string()));
         }
         if err.code() == Some("IdempotentParameterMismatchException") {
             return Err(PortError::Other(format!("{what}: {}", DisplayErrorContext(&err))));
@@ -662,6 +673,20 @@ mod tests {
             2,
         );
         assert_eq!(from_msg, vec![None, Some("ConditionalCheckFailed".to_string())]);
+    }
+
+    #[test]
+    fn conflicts_alone_are_transient_condition_failures_are_not() {
+        let r = |v: &[Option<&str>]| v.iter().map(|c| c.map(str::to_string)).collect::<Vec<_>>();
+        let e = cancellation_error("tx", r(&[None, Some("TransactionConflict")]), "d");
+        assert!(e.is_retryable(), "{e:?}");
+        let e = cancellation_error("tx", r(&[Some("TransactionConflict"), Some("ConditionalCheckFailed")]), "d");
+        assert!(matches!(&e, PortError::TransactionCancelled { reasons } if reasons.len() == 2), "{e:?}");
+        assert!(e.is_condition_failure() && !e.is_retryable());
+        let e = cancellation_error("tx", r(&[Some("ValidationError")]), "d");
+        assert!(matches!(e, PortError::TransactionCancelled { .. }));
+        let e = cancellation_error("tx", r(&[None, None]), "d");
+        assert!(matches!(e, PortError::TransactionCancelled { .. }), "no reasons at all is not retryable");
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub mod secrets;
 pub mod sqs;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use rentops_ports::{PortError, PortResult};
 
@@ -36,9 +38,17 @@ pub const ENV_TABLE_NAME: &str = "TABLE_NAME";
 pub const ENV_BLOB_BUCKET: &str = "BLOB_BUCKET";
 
 /// Load the SDK configuration from the environment (region, credentials,
-/// `AWS_ENDPOINT_URL`), with the latest behaviour version.
+/// `AWS_ENDPOINT_URL`), with the latest behaviour version and bounded
+/// timeouts: 3 s to connect, 25 s per attempt (above SQS's longest 20 s long
+/// poll), so a hung connection fails as `Transient` instead of hanging the
+/// function until Lambda kills it. The SDK's standard retry (3 attempts,
+/// backoff) stays on.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(25))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 
 /// A DynamoDB client for `conf`.
