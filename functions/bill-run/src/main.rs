@@ -9,7 +9,8 @@ use rentops_app::billrun;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rentops_app::telemetry::init();
-    let ports = rentops_aws::AwsBackend::from_env().await?.ports();
+    let aws = rentops_aws::AwsBackend::from_env().await?;
+    let ports = rentops_app::Ports::new(aws.store, aws.queue, aws.blob, aws.secrets);
     lambda_runtime::run(service_fn(|_event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
         let ports = ports.clone();
         async move {

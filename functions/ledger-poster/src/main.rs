@@ -12,7 +12,8 @@ use tracing::Instrument;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rentops_app::telemetry::init();
-    let ports = rentops_aws::AwsBackend::from_env().await?.ports();
+    let aws = rentops_aws::AwsBackend::from_env().await?;
+    let ports = rentops_app::Ports::new(aws.store, aws.queue, aws.blob, aws.secrets);
     let poster = Poster::new(ports);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| handle(&poster, event))).await
 }

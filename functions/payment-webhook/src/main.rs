@@ -12,7 +12,8 @@ use rentops_app::webhook::WebhookService;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rentops_app::telemetry::init();
-    let ports = rentops_aws::AwsBackend::from_env().await?.ports();
+    let aws = rentops_aws::AwsBackend::from_env().await?;
+    let ports = rentops_app::Ports::new(aws.store, aws.queue, aws.blob, aws.secrets);
     let api = Api::new(Arc::new(WebhookService::new(ports)));
     lambda_http::run(service_fn(move |req: Request| {
         let api = api.clone();

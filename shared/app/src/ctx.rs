@@ -21,6 +21,11 @@ pub struct Ports {
 }
 
 impl Ports {
+    /// Wire the four adapters with the wall clock.
+    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>, blob: Arc<dyn Blob>, secrets: Arc<dyn Secrets>) -> Self {
+        Ports { store, queue, blob, secrets, clock: Arc::new(rentops_ports::SystemClock) }
+    }
+
     /// The only way application code reaches the table: bound to one client.
     pub fn client_store(&self, client: &ClientId) -> ClientStore {
         ClientStore::new(self.store.clone(), client.clone())
