@@ -37,8 +37,8 @@ pub enum Rejection {
     #[error("notification is for {field} {got:?}, but this client is configured for {expected:?}")]
     WrongMerchant { field: &'static str, expected: String, got: String },
 
-    /// The request is not a well-formed notification (missing field, bad encoding, ...).
-    #[error("malformed notification: {detail}")]
+    /// The request (or uploaded statement) is not well-formed (missing field, bad encoding, ...).
+    #[error("not well-formed: {detail}")]
     Malformed { detail: String },
 
     /// Well-formed, but uses something we do not support (sign method, version, ...).

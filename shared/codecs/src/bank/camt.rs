@@ -112,7 +112,15 @@ pub fn parse_camt053(xml: &[u8]) -> Result<Vec<StatementEntry>, Rejection> {
                     finish(n, account.as_deref(), &mut out)?;
                 }
             }
-            Event::Eof => break,
+            Event::Eof => {
+                if !stack.is_empty() {
+                    return Err(Rejection::malformed(format!(
+                        "camt.053 file is truncated: element <{}> is never closed",
+                        stack.last().map(String::as_str).unwrap_or("")
+                    )));
+                }
+                break;
+            }
             _ => {}
         }
         buf.clear();

@@ -170,7 +170,9 @@ pub fn parse_cn_bank_csv(bytes: &[u8]) -> Result<Vec<StatementEntry>, Rejection>
         };
         let currency = currency_of(cell(r, cols.currency))?;
         let parse = |s: &str| {
-            Money::parse_major(s, currency.clone())
+            // Some exports write credits as "+8,800.00".
+            let unsigned = s.trim().strip_prefix('+').unwrap_or(s.trim());
+            Money::parse_major(unsigned, currency.clone())
                 .map_err(|_| Rejection::malformed(format!("bank CSV line {line}: amount {s:?} is not a number")))
         };
         let (direction, amount) = if let Some(ai) = cols.amount {
