@@ -234,3 +234,9 @@ pub(crate) fn get<'a, T>(slot: &'a Option<Result<T, Rejection>>, provider: Provi
         Some(Ok(p)) => Ok(p),
     }
 }
+
+// PreparedConfig is cached per client and shared across request tasks.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PreparedConfig>();
+};
