@@ -6,7 +6,8 @@
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use rentops_app::poster::Poster;
+use rentops_app::ctx::queues;
+use rentops_app::poster::{Poster, record_failure};
 use tracing::Instrument;
 
 #[tokio::main]
@@ -26,7 +27,8 @@ async fn handle(poster: &Poster, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
             record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
         let body = record.body.as_deref().unwrap_or_default();
         let span = tracing::info_span!("message", message_id = %id, receive_count);
-        if poster.process(body).instrument(span).await.is_err() {
+        if let Err(e) = poster.process(body).instrument(span).await {
+            record_failure(poster.ports(), queues::PAYMENT_EVENTS, &id, receive_count, &e).await;
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);

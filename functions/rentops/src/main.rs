@@ -1,1 +1,245 @@
-fn main() {}
+//! `rentops`: operator CLI and local runner. See `rentops --help`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rentops::{demo, notify_check, ops, open_local, runner};
+use rentops_app::api::Api;
+use rentops_app::statements::{self, StatementFormat};
+use rentops_app::webhook::WebhookService;
+use rentops_app::{billrun, portfolio, reports};
+use rentops_ports::{ClientId, Clock, SystemClock};
+
+#[derive(Parser)]
+#[command(name = "rentops", version, about = "rentops operator CLI and local runner (embedded backend)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DataArg {
+    /// Data directory of the embedded backend (SQLite files, blobs, secrets.json).
+    #[arg(long, env = "RENTOPS_DATA", default_value = ".rentops/data")]
+    data: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The main job: sample portfolio → bill run → a month of signed notifications over HTTP → report.
+    Demo {
+        /// Where to keep the demo's data (recreated on each run).
+        #[arg(long, default_value = ".rentops/demo")]
+        data: PathBuf,
+        /// Directory with portfolio.json, secrets.json, notifications-*.jsonl, statements/.
+        #[arg(long)]
+        sample: Option<PathBuf>,
+    },
+    /// Run the system locally: HTTP API + queue consumer + daily bill run.
+    Serve {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// Load a portfolio file (idempotent).
+    Load {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        portfolio: PathBuf,
+    },
+    /// Issue the bills that are due today in each client's calendar (idempotent).
+    BillRun {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Provider notifications.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
+    /// Import a bank statement (camt.053 XML or a Chinese bank CSV export).
+    Statement {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Receivable vs received by project and building.
+    Summary {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        client: String,
+    },
+    /// Money that could not be matched, with the reason.
+    Suspense {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        client: String,
+    },
+    /// Notifications that failed verification.
+    Rejected {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        client: String,
+    },
+    /// The payment-events dead-letter queue.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Sample data.
+    Sample {
+        #[command(subcommand)]
+        command: SampleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Verify one captured notification offline; prints the verdict and the payment as JSON.
+    /// Exit 0 genuine, 2 rejected.
+    Check(notify_check::CheckArgs),
+    /// Verify and record a kept notification again, as of its arrival (idempotent).
+    Replay {
+        #[command(flatten)]
+        data: DataArg,
+        /// Blob key, e.g. raw/<client>/<provider>/<yyyy>/<mm>/<dd>/<sha256>.json
+        #[arg(long)]
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Show dead-lettered messages and why they failed.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Move dead-lettered messages back to payment-events (after fixing the cause).
+    Redrive {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum SampleCommand {
+    /// Regenerate the shipped sample files (deterministic).
+    Generate {
+        #[arg(long, default_value = "sample")]
+        out: PathBuf,
+    },
+}
+
+fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+#[tokio::main]
+async fn main() {
+    rentops_app::telemetry::init();
+    let code = match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Demo { data, sample } => {
+            let sample = sample.unwrap_or_else(demo::default_sample_dir);
+            let r = demo::run(&data, &sample, false).await?;
+            return Ok(if r.unexpected_replies.is_empty() { 0 } else { 3 });
+        }
+        Command::Notify { command: NotifyCommand::Check(args) } => return notify_check::run(&args),
+        Command::Sample { command: SampleCommand::Generate { out } } => {
+            rentops_sample::write_all(&out, &rentops_sample::SampleSpec::demo())
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("sample files written to {}", out.display());
+        }
+        Command::Serve { data, addr } => {
+            let (_b, ports) = open_local(&data.data, &format!("http://{addr}"), system_clock())?;
+            let api = Api::new(Arc::new(WebhookService::new(ports.clone())));
+            let server = runner::Server::start(api, &addr).await?;
+            let consumer = runner::Consumer::start(ports.clone(), Duration::from_secs(30));
+            println!("rentops serving on http://{} (data {}); Ctrl-C to stop", server.addr, data.data.display());
+            let bills = tokio::spawn({
+                let ports = ports.clone();
+                async move {
+                    loop {
+                        if let Err(e) = billrun::run_all_clients(&ports).await {
+                            tracing::warn!(error = %e, "bill run failed; retrying in an hour");
+                        }
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                }
+            });
+            tokio::signal::ctrl_c().await?;
+            bills.abort();
+            consumer.stop().await;
+            server.stop().await;
+        }
+        Command::Load { data, portfolio: path } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            let file: portfolio::PortfolioFile = serde_json::from_str(&std::fs::read_to_string(&path)?)
+                .with_context(|| format!("{} is not a portfolio file", path.display()))?;
+            for p in &file.clients {
+                let r = portfolio::load(&ports, p).await?;
+                println!("{}: {} written, {} already present", r.client, r.written, r.already_present);
+            }
+        }
+        Command::BillRun { data } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            for r in billrun::run_all_clients(&ports).await? {
+                println!("{}", serde_json::to_string(&r)?);
+            }
+        }
+        Command::Notify { command: NotifyCommand::Replay { data, key } } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            println!("{}", ops::replay(&ports, &key).await?);
+        }
+        Command::Statement { data, client, file } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let format = StatementFormat::detect(&file.to_string_lossy(), &bytes);
+            let r = statements::import(&ports, &ClientId::new(client)?, format, bytes, ports.clock.now()).await?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Command::Summary { data, client } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            print!("{}", ops::summary_text(&ports, &ClientId::new(client)?, ports.clock.now()).await?);
+        }
+        Command::Suspense { data, client } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            print!("{}", ops::format_suspense(&reports::suspense(&ports, &ClientId::new(client)?).await?));
+        }
+        Command::Rejected { data, client } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            print!("{}", ops::format_rejected(&ports, &ClientId::new(client)?).await?);
+        }
+        Command::Dlq { command: DlqCommand::List { data } } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            print!("{}", ops::dlq_list(&ports, &data.data).await?);
+        }
+        Command::Dlq { command: DlqCommand::Redrive { data } } => {
+            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            println!("moved {} message(s) back to payment-events", ops::dlq_redrive(&ports).await?);
+        }
+    }
+    Ok(0)
+}

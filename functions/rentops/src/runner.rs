@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use rentops_app::api::Api;
 use rentops_app::ctx::{Ports, queues};
 use rentops_app::http::HttpRequest;
-use rentops_app::poster::Poster;
+use rentops_app::poster::{Poster, record_failure};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -114,8 +114,11 @@ impl Consumer {
                 }
                 for m in batch {
                     let span = tracing::info_span!("message", message_id = %m.id, receive_count = m.receive_count);
-                    let ok = tracing::Instrument::instrument(poster.process(&m.body), span).await.is_ok();
-                    if ok {
+                    let result = tracing::Instrument::instrument(poster.process(&m.body), span).await;
+                    if let Err(e) = &result {
+                        record_failure(&ports, queues::PAYMENT_EVENTS, &m.id, m.receive_count, e).await;
+                    }
+                    if result.is_ok() {
                         if let Err(e) = ports.queue.delete(queues::PAYMENT_EVENTS, &m.receipt).await {
                             tracing::warn!(error = %e, "delete failed; the message will be delivered again (harmless)");
                         }

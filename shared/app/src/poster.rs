@@ -88,6 +88,10 @@ impl Poster {
         Poster { ports }
     }
 
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
     /// Process one queue message body. `Ok` → delete the message; `Err` → leave it.
     pub async fn process(&self, body: &str) -> Result<PostOutcome, PostError> {
         let msg: PaymentEventMessage = serde_json::from_str(body).map_err(|e| {
@@ -448,4 +452,43 @@ fn suspense_plan(
 
 fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).expect("domain records serialize")
+}
+
+/// `SYS#FAILURES` / `<queue message id>`: the last reason a queue message
+/// failed. `rentops dlq list` shows it next to the dead-lettered message, so
+/// the on-call engineer sees what failed, why, and how to replay it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailureRecord {
+    pub queue: String,
+    pub message_id: String,
+    pub receive_count: u32,
+    pub error: String,
+    pub poison: bool,
+    pub at: DateTime<Utc>,
+}
+
+pub const FAILURES: &str = "SYS#FAILURES";
+
+/// Record why a message failed (best effort: the message itself is never lost).
+pub async fn record_failure(ports: &Ports, queue: &str, message_id: &str, receive_count: u32, error: &PostError) {
+    let rec = FailureRecord {
+        queue: queue.to_string(),
+        message_id: message_id.to_string(),
+        receive_count,
+        error: error.to_string(),
+        poison: matches!(error, PostError::Poison(_)),
+        at: ports.clock.now(),
+    };
+    let item = Item::new(FAILURES, format!("{queue}#{message_id}"), to_json(&rec));
+    if let Err(e) = ports.store.put(item, Condition::None).await {
+        warn!(error = %e, message_id, "could not record message failure");
+    }
+}
+
+/// The failure record of a message, if any.
+pub async fn failure(ports: &Ports, queue: &str, message_id: &str) -> Result<Option<FailureRecord>, PortError> {
+    match ports.store.get(FAILURES, &format!("{queue}#{message_id}")).await? {
+        Some(i) => Ok(Some(i.decode()?)),
+        None => Ok(None),
+    }
 }
