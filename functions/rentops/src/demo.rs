@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rentops_app::api::Api;
 use rentops_app::portfolio::PortfolioFile;
 use rentops_app::statements::{self, StatementFormat};
 use rentops_app::webhook::WebhookService;
 use rentops_app::{billrun, portfolio, reports};
 use rentops_ports::{ClientId, ManualClock};
-use rentops_sample::SampleNotification;
+use rentops_sample::{Expected, SampleNotification};
 
 use crate::runner::{Consumer, Server, drain};
 
@@ -42,7 +42,33 @@ pub struct DemoResult {
     pub receivable: BTreeMap<String, rust_decimal::Decimal>,
     pub suspense: BTreeMap<String, BTreeMap<String, u32>>,
     pub rejected: BTreeMap<String, BTreeMap<String, u32>>,
+    /// Differences between what the system booked and `sample/expected.json`.
+    pub mismatches: Vec<String>,
     pub report: String,
+}
+
+/// Compare the booked figures with what the sample generator planned.
+fn check(result: &DemoResult, expected: &Expected) -> Vec<String> {
+    let mut out = Vec::new();
+    for (client, e) in &expected.clients {
+        let got = |m: &BTreeMap<String, rust_decimal::Decimal>| m.get(client).copied().unwrap_or_default();
+        if got(&result.receivable) != e.receivable {
+            out.push(format!("{client}: receivable {} != expected {}", got(&result.receivable), e.receivable));
+        }
+        if got(&result.received) != e.received_on_invoices {
+            out.push(format!("{client}: received {} != expected {}", got(&result.received), e.received_on_invoices));
+        }
+        let counts = |m: &BTreeMap<String, BTreeMap<String, u32>>| -> BTreeMap<String, usize> {
+            m.get(client).map(|c| c.iter().map(|(k, v)| (k.clone(), *v as usize)).collect()).unwrap_or_default()
+        };
+        if counts(&result.suspense) != e.suspense {
+            out.push(format!("{client}: suspense {:?} != expected {:?}", counts(&result.suspense), e.suspense));
+        }
+        if counts(&result.rejected) != e.rejected {
+            out.push(format!("{client}: rejected {:?} != expected {:?}", counts(&result.rejected), e.rejected));
+        }
+    }
+    out
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
@@ -81,7 +107,7 @@ fn write_secrets(data: &Path, sample: &Path) -> anyhow::Result<()> {
 pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<DemoResult> {
     let started = Instant::now();
     let mut result = DemoResult::default();
-    let mut say = |s: String| {
+    let say = |s: String| {
         if !quiet {
             println!("{s}");
         }
@@ -103,14 +129,9 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
     let first = notes.first().context("no notifications in the sample")?.at;
     let last = notes.last().map(|n| n.at).unwrap_or(first);
 
-    // The month starts: the bill run fires at 00:30 on the 1st, Shanghai time.
-    let tz = file.clients.first().map(|c| c.client.time_zone).unwrap_or(chrono_tz::Asia::Shanghai);
-    let local_first = first.with_timezone(&tz).date_naive();
-    let month_start = tz
-        .from_local_datetime(&local_first.with_day0(0).unwrap_or(local_first).and_hms_opt(0, 30, 0).expect("valid time"))
-        .single()
-        .context("month start is not a valid local time")?
-        .with_timezone(&Utc);
+    let expected: Expected = read_json(&sample.join("expected.json"))?;
+    // The month starts: the bill run fires once, at 00:30 on the 1st, Shanghai time.
+    let month_start = expected.bill_run_at;
     let clock = Arc::new(ManualClock::at(month_start));
     let (_backend, ports) = crate::open_local(data, "http://127.0.0.1:0", clock.clone())?;
 
@@ -130,11 +151,11 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
     }
     for r in billrun::run_all_clients(&ports).await? {
         say(format!(
-            "  bill run {} as of {}: {} bills issued, CNY {:.2}{}",
+            "  bill run {} as of {}: {} bills issued, {}{}",
             r.client,
             r.as_of.map(|d| d.to_string()).unwrap_or_default(),
             r.issued,
-            r.amount_issued,
+            rentops_domain::Money::cny(r.amount_issued).grouped(),
             if r.credit_applied_to > 0 { format!(", credit applied to {}", r.credit_applied_to) } else { String::new() }
         ));
     }
@@ -233,6 +254,15 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
             *result.rejected.entry(client.to_string()).or_default().entry(r.code).or_default() += 1;
         }
         let _ = write!(report, "{}", crate::ops::format_rejected(&ports, &client).await?);
+    }
+    result.mismatches = check(&result, &expected);
+    if result.mismatches.is_empty() {
+        let _ = writeln!(report, "\nbooked figures match sample/expected.json (receivable, received, suspense, rejected)");
+    } else {
+        let _ = writeln!(report, "\nMISMATCH against sample/expected.json:");
+        for m in &result.mismatches {
+            let _ = writeln!(report, "  {m}");
+        }
     }
     if !result.unexpected_replies.is_empty() {
         let _ = writeln!(report, "\nUNEXPECTED provider replies:");

@@ -148,8 +148,10 @@ fn system_clock() -> Arc<dyn Clock> {
 
 #[tokio::main]
 async fn main() {
-    rentops_app::telemetry::init();
-    let code = match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    // Reports print for people; a long-running server logs every message.
+    rentops_app::telemetry::init_with_default(if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" });
+    let code = match run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -164,7 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo { data, sample } => {
             let sample = sample.unwrap_or_else(demo::default_sample_dir);
             let r = demo::run(&data, &sample, false).await?;
-            return Ok(if r.unexpected_replies.is_empty() { 0 } else { 3 });
+            return Ok(if r.unexpected_replies.is_empty() && r.mismatches.is_empty() { 0 } else { 3 });
         }
         Command::Notify { command: NotifyCommand::Check(args) } => return notify_check::run(&args),
         Command::Sample { command: SampleCommand::Generate { out } } => {

@@ -147,7 +147,8 @@ pub fn verify_with_config(
 pub(crate) fn shanghai_time(text: &str, field: &str) -> Result<DateTime<Utc>, Rejection> {
     use chrono::TimeZone;
     let t = text.trim();
-    let naive = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+    // Alipay documents gmt_refund with milliseconds ("2015-04-28 15:45:57.320").
+    let naive = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(t, "%Y%m%d%H%M%S"))
         .map_err(|_| Rejection::malformed(format!("field {field:?} is not a date-time: {t:?}")))?;
     chrono_tz::Asia::Shanghai
@@ -155,4 +156,20 @@ pub(crate) fn shanghai_time(text: &str, field: &str) -> Result<DateTime<Utc>, Re
         .single()
         .map(|d| d.with_timezone(&Utc))
         .ok_or_else(|| Rejection::malformed(format!("field {field:?} is not a valid Asia/Shanghai time: {t:?}")))
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::shanghai_time;
+
+    #[test]
+    fn shanghai_times_with_and_without_milliseconds() {
+        assert_eq!(shanghai_time("2015-04-28 15:45:57", "f").unwrap().to_rfc3339(), "2015-04-28T07:45:57+00:00");
+        assert_eq!(
+            shanghai_time("2015-04-28 15:45:57.320", "f").unwrap().to_rfc3339(),
+            "2015-04-28T07:45:57.320+00:00"
+        );
+        assert_eq!(shanghai_time("20150428154557", "f").unwrap().to_rfc3339(), "2015-04-28T07:45:57+00:00");
+        assert!(shanghai_time("2015-04-28", "f").is_err());
+    }
 }
