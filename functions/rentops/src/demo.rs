@@ -156,7 +156,11 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
             r.as_of.map(|d| d.to_string()).unwrap_or_default(),
             r.issued,
             rentops_domain::Money::cny(r.amount_issued).grouped(),
-            if r.credit_applied_to > 0 { format!(", credit applied to {}", r.credit_applied_to) } else { String::new() }
+            if r.credit_applied_to > 0 {
+                format!(", credit applied to {}", r.credit_applied_to)
+            } else {
+                String::new()
+            }
         ));
     }
     // Running it again changes nothing (at least once schedules).
@@ -179,7 +183,9 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
         let status = post(&agent, &base, n).await?;
         *result.replies.entry((n.label.clone(), status)).or_default() += 1;
         if status != n.expect_status {
-            result.unexpected_replies.push(format!("#{} {} {}: got {status}, expected {}", n.seq, n.provider, n.label, n.expect_status));
+            result
+                .unexpected_replies
+                .push(format!("#{} {} {}: got {status}, expected {}", n.seq, n.provider, n.label, n.expect_status));
         }
     }
     let mut by_label: BTreeMap<&str, (u32, BTreeMap<u16, u32>)> = BTreeMap::new();
@@ -201,12 +207,14 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
         files.sort();
         for f in files {
             let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let Some(client) = file.clients.iter().map(|c| c.client.id.clone()).find(|c| name.starts_with(c.as_str())) else {
+            let Some(client) = file.clients.iter().map(|c| c.client.id.clone()).find(|c| name.starts_with(c.as_str()))
+            else {
                 continue;
             };
             let bytes = std::fs::read(&f)?;
             let format = StatementFormat::detect(&name, &bytes);
-            let r = statements::import(&ports, &ClientId::new(client.clone())?, format, bytes, clock_now(&clock)).await?;
+            let r =
+                statements::import(&ports, &ClientId::new(client.clone())?, format, bytes, clock_now(&clock)).await?;
             say(format!(
                 "  statement {name}: {} lines, {} credits ({} new), {} debits/pending",
                 r.lines, r.credits, r.new_events, r.debits_or_pending
@@ -242,11 +250,8 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
         );
         let items = reports::suspense(&ports, &client).await?;
         for i in &items {
-            let code = serde_json::to_value(&i.reason)?
-                .get("code")
-                .and_then(|c| c.as_str())
-                .unwrap_or("unknown")
-                .to_string();
+            let code =
+                serde_json::to_value(&i.reason)?.get("code").and_then(|c| c.as_str()).unwrap_or("unknown").to_string();
             *result.suspense.entry(client.to_string()).or_default().entry(code).or_default() += 1;
         }
         let _ = write!(report, "{}", crate::ops::format_suspense(&items));
@@ -257,7 +262,8 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
     }
     result.mismatches = check(&result, &expected);
     if result.mismatches.is_empty() {
-        let _ = writeln!(report, "\nbooked figures match sample/expected.json (receivable, received, suspense, rejected)");
+        let _ =
+            writeln!(report, "\nbooked figures match sample/expected.json (receivable, received, suspense, rejected)");
     } else {
         let _ = writeln!(report, "\nMISMATCH against sample/expected.json:");
         for m in &result.mismatches {
@@ -270,8 +276,13 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
             let _ = writeln!(report, "  {u}");
         }
     }
-    let _ = writeln!(report, "\ndone in {:.1} s; data kept in {} (try: rentops summary --data {} --client acme-properties)",
-        started.elapsed().as_secs_f64(), data.display(), data.display());
+    let _ = writeln!(
+        report,
+        "\ndone in {:.1} s; data kept in {} (try: rentops summary --data {} --client acme-properties)",
+        started.elapsed().as_secs_f64(),
+        data.display(),
+        data.display()
+    );
     result.report = say(report);
     Ok(result)
 }

@@ -21,10 +21,8 @@ use rentops_ports::Clock;
 
 /// Open the embedded backend in `dir` and wire the ports with `clock`.
 pub fn open_local(dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> anyhow::Result<(EmbeddedBackend, Ports)> {
-    let backend = EmbeddedBackend::open_with(
-        dir,
-        EmbeddedOptions { base_url: base_url.to_string(), ..Default::default() },
-    )?;
+    let backend =
+        EmbeddedBackend::open_with(dir, EmbeddedOptions { base_url: base_url.to_string(), ..Default::default() })?;
     let ports = Ports {
         store: backend.store.clone(),
         queue: backend.queue.clone(),

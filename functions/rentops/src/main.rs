@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rentops::{demo, notify_check, ops, open_local, runner};
+use rentops::{demo, notify_check, open_local, ops, runner};
 use rentops_app::api::Api;
 use rentops_app::statements::{self, StatementFormat};
 use rentops_app::webhook::WebhookService;
@@ -150,7 +150,11 @@ fn system_clock() -> Arc<dyn Clock> {
 async fn main() {
     let cli = Cli::parse();
     // Reports print for people; a long-running server logs every message.
-    rentops_app::telemetry::init_with_default(if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" });
+    rentops_app::telemetry::init_with_default(if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    });
     let code = match run(cli).await {
         Ok(code) => code,
         Err(e) => {

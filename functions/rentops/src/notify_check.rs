@@ -52,7 +52,9 @@ pub fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(secs) = s.parse::<i64>() {
         return DateTime::from_timestamp(secs, 0).context("--at: unix seconds out of range");
     }
-    Ok(DateTime::parse_from_rfc3339(s).with_context(|| format!("--at {s:?}: expected RFC 3339 or unix seconds"))?.to_utc())
+    Ok(DateTime::parse_from_rfc3339(s)
+        .with_context(|| format!("--at {s:?}: expected RFC 3339 or unix seconds"))?
+        .to_utc())
 }
 
 /// Returns the process exit code: 0 genuine, 2 rejected.

@@ -36,7 +36,12 @@ pub fn format_suspense(items: &[SuspenseItem]) -> String {
             let _ = writeln!(out, "      payer wrote: {r}");
         }
         if let Some(s) = &i.suggestion {
-            let _ = writeln!(out, "      suggestion (not applied): {} — {}", s.invoice.as_ref().map_or_else(|| s.lease.to_string(), |v| v.to_string()), s.why);
+            let _ = writeln!(
+                out,
+                "      suggestion (not applied): {} — {}",
+                s.invoice.as_ref().map_or_else(|| s.lease.to_string(), |v| v.to_string()),
+                s.why
+            );
         }
     }
     out

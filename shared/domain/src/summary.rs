@@ -256,16 +256,16 @@ impl fmt::Display for CollectionSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Collections as of {} ({})", self.as_of, self.currency)?;
         let rows = self.table_rows();
-        let mut widths = Self::HEADERS.map(|h| h.chars().count());
+        let mut widths = Self::HEADERS.map(|h| unicode_width::UnicodeWidthStr::width(h));
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r.iter()) {
-                *w = (*w).max(c.chars().count());
+                *w = (*w).max(unicode_width::UnicodeWidthStr::width(c.as_str()));
             }
         }
         let line = |f: &mut fmt::Formatter<'_>, cells: &[String]| -> fmt::Result {
             let mut s = String::new();
             for (n, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
-                let pad = " ".repeat(w - c.chars().count());
+                let pad = " ".repeat(w - unicode_width::UnicodeWidthStr::width(c.as_str()));
                 if n < 2 {
                     s.push_str(c);
                     s.push_str(&pad);
@@ -405,5 +405,18 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn table_columns_line_up_with_chinese_names() {
+        let mut rs = rows();
+        rs[0].project_name = "示例滨江科技园".into();
+        rs[0].building_name = "A座".into();
+        let s = CollectionSummary::build(&rs, d(3, 10), chrono_tz::Asia::Shanghai, &Currency::cny()).unwrap();
+        let text = s.to_string();
+        let widths: Vec<usize> = text.lines().skip(1).map(unicode_width::UnicodeWidthStr::width).collect();
+        // Every row ends with the right-aligned last column: same display width on a terminal.
+        assert!(widths.len() >= 4);
+        assert!(widths.iter().all(|w| *w == widths[0]), "{widths:?}\n{text}");
     }
 }
