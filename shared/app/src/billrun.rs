@@ -131,7 +131,8 @@ async fn bill_lease(
             credit: rec.credit.clone(),
             invoices: new.clone(),
         };
-        let out = ledger::apply_credit(&account, now).map_err(|e| PortError::Invalid(format!("lease {lease_no}: {e}")))?;
+        let out =
+            ledger::apply_credit(&account, now).map_err(|e| PortError::Invalid(format!("lease {lease_no}: {e}")))?;
         if !out.allocations.is_empty() {
             let posting = Posting {
                 entry_id: format!("CREDIT-{}", new[0].number.as_str()),

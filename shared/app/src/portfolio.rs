@@ -9,9 +9,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rentops_domain::Money;
 use rentops_domain::lease::Lease;
 use rentops_domain::org::{Building, Client, Project, Tenant, Unit};
-use rentops_domain::Money;
 use rentops_ports::{ClientId, ClientStore, Condition, Item, PortError, keys::prefix};
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,10 @@ pub fn validate(p: &Portfolio) -> Result<ClientId, LoadError> {
         match units.get(l.unit_id.as_str()) {
             None => return Err(invalid(format!("lease {n} names unknown unit {}", l.unit_id))),
             Some(b) if *b != l.building_id => {
-                return Err(invalid(format!("lease {n}: unit {} is in building {b}, not {}", l.unit_id, l.building_id)));
+                return Err(invalid(format!(
+                    "lease {n}: unit {} is in building {b}, not {}",
+                    l.unit_id, l.building_id
+                )));
             }
             _ => {}
         }

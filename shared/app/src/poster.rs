@@ -34,17 +34,37 @@ use crate::webhook::PaymentEventMessage;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PostedMarker {
-    Ledger { lease: LeaseNumber, entry_id: String, kind: EntryKind, at: DateTime<Utc> },
-    Suspense { suspense_sk: String, reason: SuspenseReason, at: DateTime<Utc> },
+    Ledger {
+        lease: LeaseNumber,
+        entry_id: String,
+        kind: EntryKind,
+        at: DateTime<Utc>,
+    },
+    Suspense {
+        suspense_sk: String,
+        reason: SuspenseReason,
+        at: DateTime<Utc>,
+    },
     /// Nothing to book (an Alipay refund notification repeating a cumulative total already booked).
-    Nothing { why: String, at: DateTime<Utc> },
+    Nothing {
+        why: String,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PostOutcome {
-    Posted { lease: LeaseNumber, entry_id: String, kind: EntryKind },
-    Suspense { reason: SuspenseReason },
-    Nothing { why: String },
+    Posted {
+        lease: LeaseNumber,
+        entry_id: String,
+        kind: EntryKind,
+    },
+    Suspense {
+        reason: SuspenseReason,
+    },
+    Nothing {
+        why: String,
+    },
     /// Already posted by an earlier delivery.
     Duplicate,
 }
@@ -189,10 +209,12 @@ impl Poster {
                     Err(reason) => suspense(reason),
                 }
             }
-            Decision::ApplyToLease { lease } => match self.payment_plan(store, event, &dedup, &lease, None, policy).await? {
-                Ok(p) => p,
-                Err(reason) => suspense(reason),
-            },
+            Decision::ApplyToLease { lease } => {
+                match self.payment_plan(store, event, &dedup, &lease, None, policy).await? {
+                    Ok(p) => p,
+                    Err(reason) => suspense(reason),
+                }
+            }
             Decision::Refund { lease, payment_entry } => {
                 match self.refund_plan(store, event, &dedup, &lease, &payment_entry).await? {
                     Ok(p) => p,
@@ -240,7 +262,8 @@ impl Poster {
         };
         // A target invoice not issued yet (paid in advance) spreads over the lease instead.
         let target = target.filter(|t| account.invoice(t).is_some());
-        let posting = Posting { entry_id: entry_id(dedup), amount: event.amount.clone(), target, at: event.occurred_at };
+        let posting =
+            Posting { entry_id: entry_id(dedup), amount: event.amount.clone(), target, at: event.occurred_at };
         let outcome = match ledger::apply_payment(&account, &posting, policy) {
             Ok(o) => o,
             Err(e) => return Ok(Err(SuspenseReason::from(&e))),
@@ -411,7 +434,12 @@ fn ledger_plan(
     let pk = keys::lease(entry.lease.as_str());
     let mut ops = vec![marker_op(
         dedup,
-        &PostedMarker::Ledger { lease: entry.lease.clone(), entry_id: entry.id.clone(), kind: entry.kind, at: entry.at },
+        &PostedMarker::Ledger {
+            lease: entry.lease.clone(),
+            entry_id: entry.id.clone(),
+            kind: entry.kind,
+            at: entry.at,
+        },
     )];
     ops.push(WriteOp::Put {
         item: Item::new(&pk, keys::entry_sk(&entry.id), to_json(&entry)),

@@ -13,13 +13,18 @@ use crate::portfolio;
 use crate::webhook::RejectedRecord;
 
 /// Receivable vs received for one client as of `now` (its local date).
-pub async fn collection_summary(ports: &Ports, client: &ClientId, now: DateTime<Utc>) -> Result<CollectionSummary, PortError> {
+pub async fn collection_summary(
+    ports: &Ports,
+    client: &ClientId,
+    now: DateTime<Utc>,
+) -> Result<CollectionSummary, PortError> {
     let store = ports.client_store(client);
     let settings = portfolio::client_settings(&store).await?;
     let (projects, buildings) = portfolio::names(&store).await?;
     let mut rows = Vec::new();
     for idx in portfolio::lease_index(&store).await? {
-        let project_name = projects.get(&idx.project_id).map(|p| p.name.clone()).unwrap_or_else(|| idx.project_id.clone());
+        let project_name =
+            projects.get(&idx.project_id).map(|p| p.name.clone()).unwrap_or_else(|| idx.project_id.clone());
         let building_name =
             buildings.get(&idx.building_id).map(|b| b.name.clone()).unwrap_or_else(|| idx.building_id.clone());
         for it in store.query_all(Query::table(keys::lease(&idx.number), prefix("INV#"))).await? {
@@ -40,10 +45,22 @@ pub async fn collection_summary(ports: &Ports, client: &ClientId, now: DateTime<
 
 /// Suspense items, oldest first.
 pub async fn suspense(ports: &Ports, client: &ClientId) -> Result<Vec<SuspenseItem>, PortError> {
-    ports.client_store(client).query_all(Query::table(keys::SUSPENSE, SkRange::All)).await?.iter().map(|i| i.decode()).collect()
+    ports
+        .client_store(client)
+        .query_all(Query::table(keys::SUSPENSE, SkRange::All))
+        .await?
+        .iter()
+        .map(|i| i.decode())
+        .collect()
 }
 
 /// Notifications that failed verification, oldest first.
 pub async fn rejected(ports: &Ports, client: &ClientId) -> Result<Vec<RejectedRecord>, PortError> {
-    ports.client_store(client).query_all(Query::table(keys::REJECTED, SkRange::All)).await?.iter().map(|i| i.decode()).collect()
+    ports
+        .client_store(client)
+        .query_all(Query::table(keys::REJECTED, SkRange::All))
+        .await?
+        .iter()
+        .map(|i| i.decode())
+        .collect()
 }

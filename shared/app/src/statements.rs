@@ -25,7 +25,8 @@ impl StatementFormat {
     /// Guess from the file name and content: XML → camt.053, else CSV.
     pub fn detect(name: &str, bytes: &[u8]) -> StatementFormat {
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_lowercase();
-        if name.to_lowercase().ends_with(".xml") || head.trim_start().starts_with("<?xml") || head.contains("camt.053") {
+        if name.to_lowercase().ends_with(".xml") || head.trim_start().starts_with("<?xml") || head.contains("camt.053")
+        {
             StatementFormat::Camt053
         } else {
             StatementFormat::CnBankCsv

@@ -5,7 +5,14 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()).unwrap_or_else(|_| "info".into());
+    init_with_default("info")
+}
+
+/// Like [`init`], with another default level (the CLI's report commands use `warn`
+/// so their output is not buried in per-message logs).
+pub fn init_with_default(default_level: &str) {
+    let level =
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()).unwrap_or_else(|_| default_level.into());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").map(|f| f.eq_ignore_ascii_case("json")).unwrap_or(false)
         || std::env::var("RENTOPS_LOG_JSON").is_ok_and(|v| v == "1");

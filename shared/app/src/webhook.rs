@@ -173,7 +173,11 @@ impl WebhookService {
             return HttpResponse::error(404, "unknown_client", "no such client");
         };
         let Some(provider) = Provider::parse(provider).filter(|p| *p != Provider::Bank) else {
-            return HttpResponse::error(404, "unknown_provider", "provider must be alipay, wechatpay, unionpay or stripe");
+            return HttpResponse::error(
+                404,
+                "unknown_provider",
+                "provider must be alipay, wechatpay, unionpay or stripe",
+            );
         };
         let span = tracing::info_span!("notify", %client, %provider);
         let _g = span.enter();
@@ -222,7 +226,13 @@ impl WebhookService {
     }
 
     /// Durably record a genuine money event exactly once and enqueue it.
-    async fn accept(&self, client: &ClientId, event: PaymentEvent, req: &HttpRequest, now: DateTime<Utc>) -> Result<(), PortError> {
+    async fn accept(
+        &self,
+        client: &ClientId,
+        event: PaymentEvent,
+        req: &HttpRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
         let key = raw_key("raw", client, event.provider, now, &req.body);
         self.keep_raw(&key, client, event.provider, req, now).await?;
         record_event(&self.ports, client, event, &key, now).await.map(|_| ())
@@ -230,12 +240,26 @@ impl WebhookService {
 
     /// Keep the notification as it arrived. The key is addressed by the body's
     /// hash, so a provider retry of the same bytes rewrites the same object.
-    async fn keep_raw(&self, key: &str, client: &ClientId, provider: Provider, req: &HttpRequest, now: DateTime<Utc>) -> Result<(), PortError> {
+    async fn keep_raw(
+        &self,
+        key: &str,
+        client: &ClientId,
+        provider: Provider,
+        req: &HttpRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
         let env = RawEnvelope::new(client, provider, req, now);
         self.ports.blob.put(key, env.to_bytes(), "application/json", PutMode::Overwrite).await
     }
 
-    async fn record_rejection(&self, client: &ClientId, provider: Provider, r: &Rejection, req: &HttpRequest, now: DateTime<Utc>) {
+    async fn record_rejection(
+        &self,
+        client: &ClientId,
+        provider: Provider,
+        r: &Rejection,
+        req: &HttpRequest,
+        now: DateTime<Utc>,
+    ) {
         let probe = matches!(r, Rejection::Probe);
         if probe {
             // WeChat Pay's deliberate signature probes: expected, not an outage.
@@ -286,21 +310,27 @@ pub async fn record_event(
 ) -> Result<Recorded, PortError> {
     let store = ports.client_store(client);
     let dedup = event.dedup_key();
-    let record = ReceivedRecord { event: event.clone(), raw_key: raw_key.to_string(), first_seen: now, enqueued: false };
+    let record =
+        ReceivedRecord { event: event.clone(), raw_key: raw_key.to_string(), first_seen: now, enqueued: false };
     let item = Item::new(keys::event(&dedup), keys::RECEIVED, to_json(&record));
-    let (version, first) = match store.put(item, Condition::NotExists).await {
-        Ok(v) => (v, true),
+    let (version, first, raw_key, received_at) = match store.put(item, Condition::NotExists).await {
+        Ok(v) => (v, true, raw_key.to_string(), now),
         Err(e) if e.is_condition_failure() => match store.get(&keys::event(&dedup), keys::RECEIVED).await? {
-            Some(it) if it.decode::<ReceivedRecord>().map(|r| r.enqueued).unwrap_or(false) => {
-                info!(%dedup, "duplicate notification, already recorded");
-                return Ok(Recorded::Duplicate);
-            }
-            Some(it) => (it.version, false),
+            Some(it) => match it.decode::<ReceivedRecord>() {
+                Ok(r) if r.enqueued => {
+                    info!(%dedup, "duplicate notification, already recorded");
+                    return Ok(Recorded::Duplicate);
+                }
+                // Left un-enqueued by a crash: enqueue it now, keeping the first arrival's
+                // time and raw body so the record (and the message) still name them.
+                Ok(r) => (it.version, false, r.raw_key, r.first_seen),
+                Err(_) => (it.version, false, raw_key.to_string(), now),
+            },
             None => return Err(PortError::Transient("idempotency record vanished; retry".into())),
         },
         Err(e) => return Err(e),
     };
-    let msg = PaymentEventMessage { client: client.clone(), event, raw_key: raw_key.to_string(), received_at: now };
+    let msg = PaymentEventMessage { client: client.clone(), event, raw_key, received_at };
     enqueue(ports, &msg).await?;
     mark_enqueued(&store, &dedup, version, &msg).await;
     info!(%dedup, "event recorded and enqueued");
@@ -310,12 +340,18 @@ pub async fn record_event(
 /// Put a payment event on the queue (dedup id = client + event key).
 pub async fn enqueue(ports: &Ports, msg: &PaymentEventMessage) -> Result<(), PortError> {
     let body = serde_json::to_string(msg).map_err(|e| PortError::Other(e.to_string()))?;
-    let opts = SendOptions { dedup_id: Some(format!("{}#{}", msg.client, msg.event.dedup_key())), ..Default::default() };
+    let opts =
+        SendOptions { dedup_id: Some(format!("{}#{}", msg.client, msg.event.dedup_key())), ..Default::default() };
     ports.queue.send(queues::PAYMENT_EVENTS, &body, opts).await.map(|_| ())
 }
 
 async fn mark_enqueued(store: &ClientStore, dedup: &str, version: u64, msg: &PaymentEventMessage) {
-    let rec = ReceivedRecord { event: msg.event.clone(), raw_key: msg.raw_key.clone(), first_seen: msg.received_at, enqueued: true };
+    let rec = ReceivedRecord {
+        event: msg.event.clone(),
+        raw_key: msg.raw_key.clone(),
+        first_seen: msg.received_at,
+        enqueued: true,
+    };
     let item = Item::new(keys::event(dedup), keys::RECEIVED, to_json(&rec));
     // Losing this race is harmless: the event is on the queue and the poster is idempotent.
     if let Err(e) = store.put(item, Condition::Version(version)).await {
@@ -328,8 +364,7 @@ async fn mark_enqueued(store: &ClientStore, dedup: &str, version: u64, msg: &Pay
 /// `<kind>/<client>/<provider>/<yyyy>/<mm>/<dd>/<sha256 of body>.json`.
 pub fn raw_key(kind: &str, client: &ClientId, provider: Provider, at: DateTime<Utc>, body: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
-    format!("{kind}/{client}/{provider}/{}/{}", at.format("%Y/%m/%d"), hex::encode(digest.as_ref()))
-        + ".json"
+    format!("{kind}/{client}/{provider}/{}/{}", at.format("%Y/%m/%d"), hex::encode(digest.as_ref())) + ".json"
 }
 
 fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
