@@ -239,7 +239,8 @@ impl WebhookService {
     }
 
     /// Keep the notification as it arrived. The key is addressed by the body's
-    /// hash, so a provider retry of the same bytes rewrites the same object.
+    /// hash and written once, so a provider retry of the same bytes the same
+    /// day leaves the first arrival's envelope in place.
     async fn keep_raw(
         &self,
         key: &str,
@@ -249,7 +250,11 @@ impl WebhookService {
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
         let env = RawEnvelope::new(client, provider, req, now);
-        self.ports.blob.put(key, env.to_bytes(), "application/json", PutMode::Overwrite).await
+        // Write-once: the first arrival (its time, source IP, headers) is what we keep.
+        match self.ports.blob.put(key, env.to_bytes(), "application/json", PutMode::CreateOnly).await {
+            Err(e) if e.is_condition_failure() => Ok(()),
+            other => other,
+        }
     }
 
     async fn record_rejection(

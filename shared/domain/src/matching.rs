@@ -12,9 +12,10 @@
 //! 4. For `NoReference`, [`suggest`] may propose a lease from payer account + amount + date
 //!    window. A suggestion is shown to a person, never applied.
 //!
-//! Order numbers ([`OutTradeNo`]): `[<prefix>-]RO<6 lease digits><period>-<attempt>`, e.g.
-//! `RO000123202612-001`, `acme-RO000123DEP-002`, `RO000123202612LF-001`; at most 29 characters
-//! of `[A-Za-z0-9-]` (WeChat Pay / Alipay allow 32 of `[A-Za-z0-9_-]`). Deterministic from the
+//! Order numbers ([`OutTradeNo`]): `[<prefix>]RO<6 lease digits><period>A<attempt>`, e.g.
+//! `RO000123202612A001`, `acmeRO000123DEPA002`, `RO000123202612LFA001`; at most 27 characters,
+//! letters and digits only — UnionPay's `orderId` allows 8–40 of `[A-Za-z0-9]` (no `-` or `_`),
+//! WeChat Pay / Alipay 32 of `[A-Za-z0-9_-]`, so one number works with every provider. Deterministic from the
 //! invoice and an attempt counter: a new attempt (1..=999) is needed whenever a new payment
 //! request is made for the same invoice (providers refuse to reuse an order number with other
 //! parameters). The optional prefix (<= 8 letters/digits) keeps clients apart when several share
@@ -53,8 +54,8 @@ impl OutTradeNo {
             InvoiceSuffix::Deposit => "DEP".to_string(),
             InvoiceSuffix::LateFee(p) => format!("{}LF", period(&p)),
         };
-        let body = format!("RO{}{suffix}-{attempt:03}", invoice.lease().digits());
-        let s = if prefix.is_empty() { body } else { format!("{prefix}-{body}") };
+        let body = format!("RO{}{suffix}A{attempt:03}", invoice.lease().digits());
+        let s = format!("{prefix}{body}");
         OutTradeNo::new(&s)
     }
 
@@ -607,9 +608,9 @@ mod tests {
     #[test]
     fn order_numbers() {
         let inv = i("INV-L-000123-2026-12");
-        assert_eq!(OutTradeNo::generate("", &inv, 1).unwrap().as_str(), "RO000123202612-001");
-        assert_eq!(OutTradeNo::generate("acme", &inv, 2).unwrap().as_str(), "acme-RO000123202612-002");
-        assert_eq!(OutTradeNo::generate("", &i("INV-L-000123-DEP"), 1).unwrap().as_str(), "RO000123DEP-001");
+        assert_eq!(OutTradeNo::generate("", &inv, 1).unwrap().as_str(), "RO000123202612A001");
+        assert_eq!(OutTradeNo::generate("acme", &inv, 2).unwrap().as_str(), "acmeRO000123202612A002");
+        assert_eq!(OutTradeNo::generate("", &i("INV-L-000123-DEP"), 1).unwrap().as_str(), "RO000123DEPA001");
         let longest = OutTradeNo::generate("ABCDEFGH", &i("INV-L-999999-2026-12-LF"), 999).unwrap();
         assert_eq!(longest.as_str(), "ABCDEFGH-RO999999202612LF-999");
         assert!(longest.as_str().len() <= 32);
@@ -667,7 +668,7 @@ mod tests {
 
     fn request() -> PaymentRequest {
         PaymentRequest {
-            out_trade_no: OutTradeNo::new("RO000123202612-001").unwrap(),
+            out_trade_no: OutTradeNo::new("RO000123202612A001").unwrap(),
             lease: l("L-000123"),
             invoice: i("INV-L-000123-2026-12"),
             amount: Money::cny(dec!(4500)),
@@ -680,7 +681,7 @@ mod tests {
     #[test]
     fn decide_by_order_number() {
         let ctx = MatchContext::default();
-        let otn = Some("RO000123202612-001");
+        let otn = Some("RO000123202612A001");
         let ok = event(EventKind::Payment, Money::cny(dec!(4500.00)), otn, None);
         // Expired request, paid anyway: the money moved, it is booked.
         assert_eq!(
@@ -688,7 +689,7 @@ mod tests {
             Decision::ApplyToInvoice { lease: l("L-000123"), invoice: i("INV-L-000123-2026-12") }
         );
         let Decision::Suspense { reason } = decide(&ok, None, &ctx) else { panic!() };
-        assert_eq!(reason.to_string(), "Order number RO000123202612-001 is not one we issued");
+        assert_eq!(reason.to_string(), "Order number RO000123202612A001 is not one we issued");
         let short = event(EventKind::Payment, Money::cny(dec!(4050)), otn, None);
         let Decision::Suspense { reason } = decide(&short, Some(&request()), &ctx) else { panic!() };
         assert_eq!(reason.to_string(), "Expected CNY 4,500.00 for INV-L-000123-2026-12, received CNY 4,050.00");
@@ -696,7 +697,7 @@ mod tests {
         let Decision::Suspense { reason } = decide(&usd, Some(&request()), &ctx) else { panic!() };
         assert_eq!(reason.to_string(), "Expected a payment in CNY, received USD 4,500.00");
         // A request for another order number is not this event's request.
-        let other = event(EventKind::Payment, Money::cny(dec!(4500)), Some("RO000999202612-001"), None);
+        let other = event(EventKind::Payment, Money::cny(dec!(4500)), Some("RO000999202612A001"), None);
         assert!(matches!(
             decide(&other, Some(&request()), &ctx),
             Decision::Suspense { reason: SuspenseReason::UnknownOrderNumber { .. } }
@@ -747,7 +748,7 @@ mod tests {
 
     #[test]
     fn decide_refunds() {
-        let refund = event(EventKind::Refund, Money::cny(dec!(100)), Some("RO000123202612-001"), None);
+        let refund = event(EventKind::Refund, Money::cny(dec!(100)), Some("RO000123202612A001"), None);
         let Decision::Suspense { reason } = decide(&refund, None, &MatchContext::default()) else { panic!() };
         assert_eq!(reason.to_string(), "Refund for transaction 2026120522001, but we never booked that payment");
         let ctx = MatchContext {

@@ -102,7 +102,8 @@ fn demo_sample_is_valid_verifies_and_adds_up() {
         );
         assert!(per_lease.insert((i.client.clone(), i.invoice.lease.clone())), "two bills for {}", i.invoice.lease);
         assert_eq!(i.request.amount, i.invoice.amount);
-        assert!(i.request.out_trade_no.as_str().ends_with("-001"));
+        assert!(i.request.out_trade_no.as_str().ends_with("A001"));
+        assert!(i.request.out_trade_no.as_str().bytes().all(|b| b.is_ascii_alphanumeric()), "UnionPay orderId charset");
     }
     assert!(acme_inv.iter().any(|i| i.invoice.due_date == spec.last_day()), "a bill due on the 31st");
 

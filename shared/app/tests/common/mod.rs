@@ -235,7 +235,7 @@ impl Harness {
 
     pub async fn order(&self, client: &str, lease: &str, period: &str) -> PaymentRequest {
         let digits = &lease[2..];
-        let otn = format!("RO{digits}{}-001", period.replace('-', ""));
+        let otn = format!("RO{digits}{}A001", period.replace('-', ""));
         self.store(client)
             .get(&keys::order(&otn), keys::META)
             .await

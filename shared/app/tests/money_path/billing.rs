@@ -48,9 +48,9 @@ async fn bill_run_twice_and_concurrently_issues_each_invoice_once() {
     assert_eq!(
         orders.iter().map(|o| (o.out_trade_no.as_str(), o.amount.amount)).collect::<Vec<_>>(),
         vec![
-            ("RO000001202604-001", dec!(4500.00)),
-            ("RO000002202604-001", dec!(3200.00)),
-            ("RO000003202604-001", dec!(5000.00)),
+            ("RO000001202604A001", dec!(4500.00)),
+            ("RO000002202604A001", dec!(3200.00)),
+            ("RO000003202604A001", dec!(5000.00)),
         ]
     );
 

@@ -30,7 +30,7 @@ async fn same_message_processed_by_eight_workers_is_booked_once() {
     h.clock.set(utc(2026, 3, 22, 2, 0, 10));
     let body = alipay_payment(
         "2026032222001400000900",
-        "RO000001202604-001",
+        "RO000001202604A001",
         "4500.00",
         "TRADE_SUCCESS",
         pki::ALIPAY_PRIVATE_KEY,
@@ -93,7 +93,7 @@ async fn same_notification_delivered_eight_times_at_once_is_enqueued_once() {
     h.clock.set(utc(2026, 3, 22, 2, 0, 10));
     let body = alipay_payment(
         "2026032222001400000901",
-        "RO000002202604-001",
+        "RO000002202604A001",
         "3200.00",
         "TRADE_SUCCESS",
         pki::ALIPAY_PRIVATE_KEY,
@@ -120,11 +120,11 @@ async fn two_cumulative_alipay_refunds_posted_at_once_total_exactly() {
     let h = Harness::billed().await;
     h.clock.set(utc(2026, 3, 22, 2, 0, 10));
     let trade = "2026032222001400000902";
-    let pay = alipay_payment(trade, "RO000001202604-001", "4500.00", "TRADE_SUCCESS", pki::ALIPAY_PRIVATE_KEY);
+    let pay = alipay_payment(trade, "RO000001202604A001", "4500.00", "TRADE_SUCCESS", pki::ALIPAY_PRIVATE_KEY);
     assert_eq!(h.alipay(ACME, &pay).await.status, 200);
     assert_eq!(h.drain_ok().await.len(), 1);
     for (biz, fee) in [("RF-1", "100.00"), ("RF-2", "250.00")] {
-        assert_eq!(h.alipay(ACME, &alipay_refund(trade, "RO000001202604-001", "4500.00", biz, fee)).await.status, 200);
+        assert_eq!(h.alipay(ACME, &alipay_refund(trade, "RO000001202604A001", "4500.00", biz, fee)).await.status, 200);
     }
     let msgs = h.take_messages().await;
     assert_eq!(msgs.len(), 2);

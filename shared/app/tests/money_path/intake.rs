@@ -17,7 +17,7 @@ use rust_decimal_macros::dec;
 use crate::common::*;
 
 const TRADE: &str = "2026032222001400000001";
-const ORDER_L1: &str = "RO000001202604-001";
+const ORDER_L1: &str = "RO000001202604A001";
 
 fn lease(n: &str) -> LeaseNumber {
     LeaseNumber::new(n).expect("lease number")

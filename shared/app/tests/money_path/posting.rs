@@ -133,7 +133,7 @@ async fn poison_messages_get_a_failure_record() {
             kind: EventKind::Payment,
             provider_txn_id: "T-GHOST".into(),
             refund_id: None,
-            out_trade_no: Some("RO000001202604-001".into()),
+            out_trade_no: Some("RO000001202604A001".into()),
             amount: cny(dec!(4500.00)),
             occurred_at: utc(2026, 3, 22, 2, 0, 0),
             payer: Payer::default(),

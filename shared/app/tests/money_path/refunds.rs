@@ -92,7 +92,7 @@ async fn wechat_payment_then_partial_refund_reopens_the_invoice() {
 /// Pays L-000001 (4,500.00) with Alipay trade [`ALI_TRADE`] and posts it.
 async fn alipay_paid(h: &Harness) {
     h.clock.set(utc(2026, 3, 22, 2, 0, 10));
-    let body = alipay_payment(ALI_TRADE, "RO000001202604-001", "4500.00", "TRADE_SUCCESS", pki::ALIPAY_PRIVATE_KEY);
+    let body = alipay_payment(ALI_TRADE, "RO000001202604A001", "4500.00", "TRADE_SUCCESS", pki::ALIPAY_PRIVATE_KEY);
     let r = h.alipay(ACME, &body).await;
     assert_eq!((r.status, r.body_text().as_str()), (200, "success"));
     assert_eq!(h.drain_ok().await.len(), 1);
@@ -105,12 +105,12 @@ async fn alipay_cumulative_refund_fee_books_the_increase_only() {
     alipay_paid(&h).await;
     let pay_id = entry_id(&format!("alipay#{ALI_TRADE}#payment"));
 
-    let first = alipay_refund(ALI_TRADE, "RO000001202604-001", "4500.00", "RF-1", "100.00");
+    let first = alipay_refund(ALI_TRADE, "RO000001202604A001", "4500.00", "RF-1", "100.00");
     let r = h.alipay(ACME, &first).await;
     assert_eq!((r.status, r.body_text().as_str()), (200, "success"));
     assert!(matches!(&h.drain_ok().await[..], [PostOutcome::Posted { kind: EntryKind::Refund, .. }]));
     // Second partial refund: Alipay reports the trade's refunded TOTAL, 250.00.
-    let second = alipay_refund(ALI_TRADE, "RO000001202604-001", "4500.00", "RF-2", "250.00");
+    let second = alipay_refund(ALI_TRADE, "RO000001202604A001", "4500.00", "RF-2", "250.00");
     let r = h.alipay(ACME, &second).await;
     assert_eq!((r.status, r.body_text().as_str()), (200, "success"));
     assert!(matches!(&h.drain_ok().await[..], [PostOutcome::Posted { kind: EntryKind::Refund, .. }]));
@@ -136,7 +136,7 @@ async fn alipay_cumulative_refunds_delivered_out_of_order_still_total_exactly() 
     alipay_paid(&h).await;
     // The 250.00 total arrives before the 100.00 one.
     for (biz, fee) in [("RF-2", "250.00"), ("RF-1", "100.00")] {
-        let body = alipay_refund(ALI_TRADE, "RO000001202604-001", "4500.00", biz, fee);
+        let body = alipay_refund(ALI_TRADE, "RO000001202604A001", "4500.00", biz, fee);
         let r = h.alipay(ACME, &body).await;
         assert_eq!((r.status, r.body_text().as_str()), (200, "success"));
     }
@@ -195,7 +195,7 @@ async fn refund_before_its_payment_is_posted_is_retried_and_unknown_payment_goes
     assert_eq!((i.status, i.paid.amount), (InvoiceStatus::Open, dec!(2700.00)));
 
     // A refund of a payment we never saw: suspense, nothing booked.
-    let ghost = wechat_refund("4200000009999999999999999999", "RO000003202604-001", "50300000019999", 10_000, 500_000);
+    let ghost = wechat_refund("4200000009999999999999999999", "RO000003202604A001", "50300000019999", 10_000, 500_000);
     let (hg, bg) = wechat(&ghost, now.timestamp(), "n-g");
     assert_eq!(h.notify(ACME, "wechatpay", hg, &bg).await.status, 204);
     let out = h.drain_ok().await;
