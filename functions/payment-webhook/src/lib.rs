@@ -36,6 +36,19 @@ pub fn to_http_request(req: &Request) -> HttpRequest {
     }
 }
 
+/// The claims API Gateway's JWT authorizer verified (HTTP API), if the route has one.
+pub fn authorizer_claims(req: &Request) -> Option<serde_json::Value> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            let jwt = ctx.authorizer.as_ref()?.jwt.as_ref()?;
+            Some(serde_json::Value::Object(
+                jwt.claims.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+            ))
+        }
+        _ => None,
+    }
+}
+
 pub fn to_lambda_response(resp: HttpResponse) -> Response<Body> {
     let body = if resp.body.is_empty() { Body::Empty } else { Body::Binary(resp.body) };
     Response::builder()

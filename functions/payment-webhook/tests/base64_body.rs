@@ -46,3 +46,23 @@ fn rest_api_query_string_is_kept_for_the_codec_to_judge() {
     assert_eq!(http.query.as_deref(), Some("extra=1"));
     assert_eq!(http.source_ip.as_deref(), Some("198.51.100.7"));
 }
+
+#[test]
+fn jwt_authorizer_claims_are_passed_through() {
+    let event = r#"{
+      "version": "2.0", "routeKey": "GET /v1/clients/{client}/summary",
+      "rawPath": "/v1/clients/acme/summary", "rawQueryString": "",
+      "headers": {"authorization": "Bearer x"},
+      "requestContext": {"accountId": "1", "apiId": "x", "domainName": "x", "domainPrefix": "x",
+        "authorizer": {"jwt": {"claims": {"sub": "u-7", "custom:client_id": "acme", "custom:role": "finance"}, "scopes": null}},
+        "http": {"method": "GET", "path": "/v1/clients/acme/summary", "protocol": "HTTP/1.1",
+                 "sourceIp": "203.0.113.9", "userAgent": "curl"},
+        "requestId": "r", "routeKey": "GET /v1/clients/{client}/summary", "stage": "$default",
+        "time": "03/Dec/2026:00:00:00 +0000", "timeEpoch": 0},
+      "isBase64Encoded": false
+    }"#;
+    let req = from_str(event).expect("valid HTTP API event");
+    let claims = payment_webhook::authorizer_claims(&req).expect("claims");
+    let p = rentops_app::auth::principal_from_claims(&claims).unwrap();
+    assert_eq!((p.client.as_str(), p.user.as_str(), p.role), ("acme", "u-7", rentops_app::auth::Role::Finance));
+}

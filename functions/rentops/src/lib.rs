@@ -19,6 +19,30 @@ use rentops_app::Ports;
 use rentops_embedded::{EmbeddedBackend, EmbeddedOptions};
 use rentops_ports::Clock;
 
+/// The local token issuer of a data directory: HS256 with a 32-byte secret
+/// kept in `<dir>/auth-signing.key` (created on first use, mode 0600).
+pub fn local_issuer(dir: &Path) -> anyhow::Result<rentops_app::auth::LocalIssuer> {
+    use std::io::Write;
+    let path = dir.join("auth-signing.key");
+    if !path.exists() {
+        std::fs::create_dir_all(dir)?;
+        let mut key = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut key).map_err(|e| anyhow::anyhow!("cannot generate a key: {e}"))?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        match opts.open(&path) {
+            Ok(mut f) => f.write_all(&key)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let key = std::fs::read(&path)?;
+    anyhow::ensure!(key.len() == 32, "{} must hold 32 bytes", path.display());
+    Ok(rentops_app::auth::LocalIssuer::new(&key))
+}
+
 /// Open the embedded backend in `dir` and wire the ports with `clock`.
 pub fn open_local(dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> anyhow::Result<(EmbeddedBackend, Ports)> {
     let backend =

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rentops::{demo, notify_check, open_local, ops, runner};
 use rentops_app::api::Api;
+use rentops_app::auth::{Authenticator, Principal, Role};
 use rentops_app::statements::{self, StatementFormat};
 use rentops_app::webhook::WebhookService;
 use rentops_app::{billrun, portfolio, reports};
@@ -97,6 +98,11 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Local access tokens (the embedded default's identity provider).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Sample data.
     Sample {
         #[command(subcommand)]
@@ -130,6 +136,24 @@ enum DlqCommand {
     Redrive {
         #[command(flatten)]
         data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a bearer token for `rentops serve` (e.g. curl -H "Authorization: Bearer $TOKEN").
+    Issue {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        client: String,
+        /// tenant, front_desk, finance, collector, legal, technician, supervisor or operator.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "local-user")]
+        user: String,
+        #[arg(long, default_value_t = 8)]
+        hours: i64,
     },
 }
 
@@ -180,7 +204,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Serve { data, addr } => {
             let (_b, ports) = open_local(&data.data, &format!("http://{addr}"), system_clock())?;
-            let api = Api::new(Arc::new(WebhookService::new(ports.clone())));
+            let api = Api::new(Arc::new(WebhookService::new(ports.clone())))
+                .with_auth(Authenticator::Local(rentops::local_issuer(&data.data)?));
             let server = runner::Server::start(api, &addr).await?;
             let consumer = runner::Consumer::start(ports.clone(), Duration::from_secs(30));
             println!("rentops serving on http://{} (data {}); Ctrl-C to stop", server.addr, data.data.display());
@@ -199,6 +224,14 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             bills.abort();
             consumer.stop().await;
             server.stop().await;
+        }
+        Command::Token { command: TokenCommand::Issue { data, client, role, user, hours } } => {
+            let role = Role::parse(&role).with_context(|| format!("--role {role:?} is not a rentops role"))?;
+            let p = Principal { client: ClientId::new(client)?, user, role };
+            println!(
+                "{}",
+                rentops::local_issuer(&data.data)?.issue(&p, chrono::Utc::now(), chrono::Duration::hours(hours))
+            );
         }
         Command::Load { data, portfolio: path } => {
             let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;

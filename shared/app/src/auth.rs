@@ -98,7 +98,8 @@ impl AuthError {
 /// Claims (already verified) → principal.
 pub fn principal_from_claims(claims: &Value) -> Result<Principal, AuthError> {
     let get = |names: &[&str]| names.iter().find_map(|n| claims.get(*n).and_then(Value::as_str));
-    let client = get(&["custom:client_id", "client_id"]).ok_or_else(|| AuthError::Malformed("no client_id claim".into()))?;
+    let client =
+        get(&["custom:client_id", "client_id"]).ok_or_else(|| AuthError::Malformed("no client_id claim".into()))?;
     let client = ClientId::new(client).map_err(|e| AuthError::Malformed(e.to_string()))?;
     let role = get(&["custom:role", "role"]).ok_or_else(|| AuthError::Malformed("no role claim".into()))?;
     let role = Role::parse(role).ok_or_else(|| AuthError::Malformed(format!("unknown role {role:?}")))?;
@@ -127,7 +128,10 @@ pub const LOCAL_ISSUER: &str = "rentops-local";
 
 impl LocalIssuer {
     pub fn new(secret: &[u8]) -> Self {
-        LocalIssuer { key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret), issuer: LOCAL_ISSUER.into() }
+        LocalIssuer {
+            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
+            issuer: LOCAL_ISSUER.into(),
+        }
     }
 
     pub fn issue(&self, p: &Principal, now: DateTime<Utc>, ttl: chrono::Duration) -> String {
@@ -249,7 +253,9 @@ mod tests {
         let p = principal_from_claims(&claims).unwrap();
         assert_eq!((p.client.as_str(), p.user.as_str(), p.role), ("acme", "abc-123", Role::FrontDesk));
         assert!(principal_from_claims(&json!({"sub": "x", "custom:client_id": "acme"})).is_err());
-        assert!(principal_from_claims(&json!({"sub": "x", "custom:client_id": "acme", "custom:role": "king"})).is_err());
+        assert!(
+            principal_from_claims(&json!({"sub": "x", "custom:client_id": "acme", "custom:role": "king"})).is_err()
+        );
         assert_eq!(Authenticator::Gateway.authenticate(None, Some("Bearer x"), now()), Err(AuthError::Missing));
     }
 }

@@ -12,6 +12,7 @@
 //! Item layout of the single table: [`keys`].
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod billrun;
 pub mod ctx;

@@ -126,6 +126,10 @@ impl WebhookService {
         WebhookService { ports, configs: ConfigCache::default() }
     }
 
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
     async fn config(&self, client: &ClientId) -> Result<Arc<PreparedConfig>, ConfigError> {
         if let Some((cfg, at)) = self.configs.entries.read().unwrap().get(client) {
             if at.elapsed() < CONFIG_TTL {

@@ -12,6 +12,7 @@
 //! | [`statements`]  | camt.053 imports: dedup, references, ambiguity, suggestions; over-payment credit |
 //! | [`billing`]     | bill-run idempotency (twice, concurrently), credit applied to the next month |
 //! | [`concurrency`] | one message posted by 8 workers at once; 8 payments to one lease at once |
+//! | [`staff_api`]   | staff routes: 401/403, summary, audited statement upload |
 //!
 //! The harness (portfolio, clock, signing, queue drain) is in `tests/common/mod.rs`.
 
@@ -23,4 +24,5 @@ mod concurrency;
 mod intake;
 mod posting;
 mod refunds;
+mod staff_api;
 mod statements;
