@@ -92,18 +92,6 @@ fn fresh_dir(data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_secrets(data: &Path, sample: &Path) -> anyhow::Result<()> {
-    use std::io::Write;
-    let secrets = std::fs::read(sample.join("secrets.json")).context("reading sample/secrets.json")?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(data.join("secrets.json"))?;
-    f.write_all(&secrets)?;
-    Ok(())
-}
-
 pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<DemoResult> {
     let started = Instant::now();
     let mut result = DemoResult::default();
@@ -114,7 +102,7 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
         s
     };
     fresh_dir(data)?;
-    write_secrets(data, sample)?;
+    crate::install_secrets(&sample.join("secrets.json"), data)?;
     let file: PortfolioFile = read_json(&sample.join("portfolio.json"))?;
     let notes_path = std::fs::read_dir(sample)?
         .filter_map(|e| e.ok().map(|e| e.path()))

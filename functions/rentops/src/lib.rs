@@ -43,6 +43,26 @@ pub fn local_issuer(dir: &Path) -> anyhow::Result<rentops_app::auth::LocalIssuer
     Ok(rentops_app::auth::LocalIssuer::new(&key))
 }
 
+/// Copy a FileSecrets JSON file into `<dir>/secrets.json` with mode 0600
+/// (git does not keep file modes; the secrets port refuses readable files).
+pub fn install_secrets(src: &Path, dir: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let bytes = std::fs::read(src).with_context(|| format!("reading {}", src.display()))?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).with_context(|| format!("{} is not JSON", src.display()))?;
+    std::fs::create_dir_all(dir)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let path = dir.join("secrets.json");
+    let mut f = opts.open(&path).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    f.write_all(&bytes)?;
+    Ok(())
+}
+
 /// Open the embedded backend in `dir` and wire the ports with `clock`.
 pub fn open_local(dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> anyhow::Result<(EmbeddedBackend, Ports)> {
     let backend =

@@ -52,6 +52,10 @@ enum Command {
         data: DataArg,
         #[arg(long)]
         portfolio: PathBuf,
+        /// Also install this provider secrets file (FileSecrets JSON, e.g. sample/secrets.json)
+        /// as the data directory's secrets.json, readable by the owner only.
+        #[arg(long)]
+        secrets: Option<PathBuf>,
     },
     /// Issue the bills that are due today in each client's calendar (idempotent).
     BillRun {
@@ -233,7 +237,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 rentops::local_issuer(&data.data)?.issue(&p, chrono::Utc::now(), chrono::Duration::hours(hours))
             );
         }
-        Command::Load { data, portfolio: path } => {
+        Command::Load { data, portfolio: path, secrets } => {
+            if let Some(src) = secrets {
+                rentops::install_secrets(&src, &data.data)?;
+                println!("installed {} as {}", src.display(), data.data.join("secrets.json").display());
+            }
             let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
             let file: portfolio::PortfolioFile = serde_json::from_str(&std::fs::read_to_string(&path)?)
                 .with_context(|| format!("{} is not a portfolio file", path.display()))?;
