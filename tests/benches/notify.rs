@@ -40,7 +40,11 @@ fn main() {
     let n: usize = std::env::var("RENTOPS_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let t0 = Instant::now();
     let (spec, notes, portfolio) = alipay_notes(n);
-    println!("notify benchmark: {} Alipay RSA2 notifications (distinct trades), generated in {:.1} s", notes.len(), t0.elapsed().as_secs_f64());
+    println!(
+        "notify benchmark: {} Alipay RSA2 notifications (distinct trades), generated in {:.1} s",
+        notes.len(),
+        t0.elapsed().as_secs_f64()
+    );
     let at = rentops_sample::month::reliability_instant(&spec);
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = notes.iter().map(signed_pair).collect();
     let key = alipay_key();
@@ -84,7 +88,8 @@ fn alipay_notes(n: usize) -> (SampleSpec, Vec<SampleNotification>, Portfolio) {
     let all = rentops_sample::genuine_payments(&file, &spec, n * 4 + 400);
     let notes: Vec<SampleNotification> = all.into_iter().filter(|x| x.provider == "alipay").take(n).collect();
     assert_eq!(notes.len(), n, "not enough Alipay notifications generated");
-    let client = file.clients.iter().find(|c| c.client.id == notes[0].client).expect("client of the notifications").clone();
+    let client =
+        file.clients.iter().find(|c| c.client.id == notes[0].client).expect("client of the notifications").clone();
     // Only the client's settings are needed to accept notifications.
     let portfolio = Portfolio {
         client: client.client,
@@ -192,7 +197,13 @@ fn ports(kind: Backend, portfolio: &Portfolio, at: chrono::DateTime<chrono::Utc>
 }
 
 /// Notifications verified and recorded per second through `WebhookService::handle`.
-fn handle_rate(portfolio: &Portfolio, notes: &[SampleNotification], at: chrono::DateTime<chrono::Utc>, threads: usize, kind: Backend) -> f64 {
+fn handle_rate(
+    portfolio: &Portfolio,
+    notes: &[SampleNotification],
+    at: chrono::DateTime<chrono::Utc>,
+    threads: usize,
+    kind: Backend,
+) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
     let ports = ports(kind, portfolio, at, dir.path());
     let svc = Arc::new(WebhookService::new(ports));
@@ -231,7 +242,13 @@ fn handle_rate(portfolio: &Portfolio, notes: &[SampleNotification], at: chrono::
 }
 
 /// Time the steps `handle` takes, one after another, on the embedded backend.
-fn breakdown(portfolio: &Portfolio, notes: &[SampleNotification], at: chrono::DateTime<chrono::Utc>, key: &ParsedPublicKey, pairs: &[(Vec<u8>, Vec<u8>)]) {
+fn breakdown(
+    portfolio: &Portfolio,
+    notes: &[SampleNotification],
+    at: chrono::DateTime<chrono::Utc>,
+    key: &ParsedPublicKey,
+    pairs: &[(Vec<u8>, Vec<u8>)],
+) {
     let dir = tempfile::tempdir().expect("temp dir");
     let ports = ports(Backend::Embedded, portfolio, at, dir.path());
     let client = ClientId::new(portfolio.client.id.clone()).expect("client id");
@@ -259,7 +276,8 @@ fn breakdown(portfolio: &Portfolio, notes: &[SampleNotification], at: chrono::Da
     let codec = t.elapsed();
 
     let t = Instant::now();
-    let envelopes: Vec<Vec<u8>> = reqs.iter().map(|r| RawEnvelope::new(&client, Provider::Alipay, r, at).to_bytes()).collect();
+    let envelopes: Vec<Vec<u8>> =
+        reqs.iter().map(|r| RawEnvelope::new(&client, Provider::Alipay, r, at).to_bytes()).collect();
     let envelope = t.elapsed();
     let keys: Vec<String> = reqs.iter().map(|r| raw_key("raw", &client, Provider::Alipay, at, &r.body)).collect();
 

@@ -82,9 +82,7 @@ impl World {
         let invoices = issued_invoices(&portfolio, &spec);
         let by_order: HashMap<String, (String, String)> = invoices
             .iter()
-            .map(|i| {
-                (i.request.out_trade_no.to_string(), (i.invoice.lease.to_string(), i.invoice.number.to_string()))
-            })
+            .map(|i| (i.request.out_trade_no.to_string(), (i.invoice.lease.to_string(), i.invoice.number.to_string())))
             .collect();
         let at = rentops_sample::month::reliability_instant(&spec);
         let expected = notes
@@ -202,8 +200,10 @@ pub fn send_all(base: &str, notes: &[SampleNotification], order: &[usize], sende
                             Ok(resp) if resp.status().is_server_error() => {
                                 retried.fetch_add(1, Ordering::Relaxed);
                             }
-                            Ok(resp) => {
-                                outcome = Some(resp.status().as_u16());
+                            Ok(mut resp) => {
+                                let status = resp.status().as_u16();
+                                let body = resp.body_mut().read_to_string().unwrap_or_default();
+                                outcome = Some((status, accepted(&n.provider, status, &body)));
                                 break;
                             }
                             Err(_) => {
@@ -214,10 +214,17 @@ pub fn send_all(base: &str, notes: &[SampleNotification], order: &[usize], sende
                     }
                     let mut p = problems.lock().unwrap_or_else(|e| e.into_inner());
                     match outcome {
-                        None => p.0.push(format!("#{} {} {}: no success after {MAX_SEND_ATTEMPTS} attempts", n.seq, n.client, n.provider)),
-                        Some(st) if st != n.expect_status => p.1.push(format!(
-                            "#{} {} {}: answered {st}, provider expects {}",
-                            n.seq, n.client, n.provider, n.expect_status
+                        None => p.0.push(format!(
+                            "#{} {} {}: no success after {MAX_SEND_ATTEMPTS} attempts",
+                            n.seq, n.client, n.provider
+                        )),
+                        Some((st, ok)) if st != n.expect_status || !ok => p.1.push(format!(
+                            "#{} {} {}: answered {st} ({}), provider expects {} and an acknowledgement",
+                            n.seq,
+                            n.client,
+                            n.provider,
+                            if ok { "acknowledged" } else { "not an acknowledgement" },
+                            n.expect_status
                         )),
                         Some(_) => {}
                     }
@@ -234,6 +241,16 @@ pub fn send_all(base: &str, notes: &[SampleNotification], order: &[usize], sende
         gave_up,
         unexpected,
         elapsed: started.elapsed(),
+    }
+}
+
+/// Whether a provider takes this answer as "received" (and stops resending):
+/// Alipay judges by the body (`success`), UnionPay by 200, WeChat Pay and Stripe by 2xx.
+pub fn accepted(provider: &str, status: u16, body: &str) -> bool {
+    match provider {
+        "alipay" => body.trim() == "success",
+        "unionpay" => status == 200,
+        _ => (200..300).contains(&status),
     }
 }
 
@@ -384,25 +401,41 @@ pub async fn wait_until_posted(ports: &Ports, world: &World, timeout: Duration) 
     }
 }
 
+/// How [`wait_quiet`] went.
+#[derive(Debug, Default)]
+pub struct QuietReport {
+    pub quiet: bool,
+    /// Messages moved back from the DLQ meanwhile (duplicates of posted events
+    /// that had failed too often under injected faults; the poster acknowledges them).
+    pub redriven: u32,
+}
+
 /// Wait until both the queue and its DLQ have shown no visible message for
 /// `quiet` in a row (in-flight messages of killed consumers reappear after
-/// their visibility timeout, so `quiet` must exceed it).
-pub async fn wait_quiet(ports: &Ports, quiet: Duration, timeout: Duration) -> PortResult<bool> {
+/// their visibility timeout, so `quiet` must exceed it). A dead-lettered
+/// message is redriven as the operator would, once the main queue is empty.
+pub async fn wait_quiet(ports: &Ports, quiet: Duration, timeout: Duration) -> PortResult<QuietReport> {
     let started = Instant::now();
     let mut since: Option<Instant> = None;
+    let mut report = QuietReport::default();
     while started.elapsed() < timeout {
-        let busy = ports.queue.depth(queues::PAYMENT_EVENTS).await? + ports.queue.depth(&dlq_name()).await?;
-        if busy == 0 {
+        let main = ports.queue.depth(queues::PAYMENT_EVENTS).await?;
+        let dead = ports.queue.depth(&dlq_name()).await?;
+        if main == 0 && dead > 0 {
+            report.redriven += ports.queue.redrive(queues::PAYMENT_EVENTS, 1000).await?;
+        }
+        if main + dead == 0 {
             let s = *since.get_or_insert_with(Instant::now);
             if s.elapsed() >= quiet {
-                return Ok(true);
+                report.quiet = true;
+                return Ok(report);
             }
         } else {
             since = None;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(false)
+    Ok(report)
 }
 
 /// What the ledger shows, and every way it differs from what must be.
@@ -453,7 +486,9 @@ pub async fn check_ledger(ports: &Ports, world: &World) -> PortResult<LedgerChec
             Some(item) => match item.decode::<PostedMarker>()? {
                 PostedMarker::Ledger { lease, entry_id: id, kind: EntryKind::Payment, .. }
                     if lease.as_str() == e.lease && id == entry_id(&dedup) => {}
-                other => c.problem(format!("{}/{dedup}: marker {other:?}, expected payment to lease {}", e.client, e.lease)),
+                other => {
+                    c.problem(format!("{}/{dedup}: marker {other:?}, expected payment to lease {}", e.client, e.lease))
+                }
             },
         }
     }
@@ -468,8 +503,12 @@ pub async fn check_ledger(ports: &Ports, world: &World) -> PortResult<LedgerChec
                 continue;
             };
             let rec: LeaseRecord = meta.decode()?;
-            let invoices: Vec<Invoice> =
-                store.query_all(Query::table(&pk, prefix("INV#"))).await?.iter().map(|i| i.decode()).collect::<Result<_, _>>()?;
+            let invoices: Vec<Invoice> = store
+                .query_all(Query::table(&pk, prefix("INV#")))
+                .await?
+                .iter()
+                .map(|i| i.decode())
+                .collect::<Result<_, _>>()?;
             let entries: Vec<LedgerEntry> = store
                 .query_all(Query::table(&pk, prefix("ENTRY#")))
                 .await?
@@ -490,22 +529,37 @@ pub async fn check_ledger(ports: &Ports, world: &World) -> PortResult<LedgerChec
                     c.problem(format!("DOUBLE: entry {} of {client} appears twice", en.id));
                 }
                 match expected_by_id.get(&en.id) {
-                    None => c.problem(format!("DOUBLE/UNKNOWN: entry {} on {client}/{} matches no event", en.id, idx.number)),
+                    None => c.problem(format!(
+                        "DOUBLE/UNKNOWN: entry {} on {client}/{} matches no event",
+                        en.id, idx.number
+                    )),
                     Some(e) => {
                         if e.client != client || e.lease != idx.number {
-                            c.problem(format!("entry {} booked on {client}/{}, expected {}/{}", en.id, idx.number, e.client, e.lease));
+                            c.problem(format!(
+                                "entry {} booked on {client}/{}, expected {}/{}",
+                                en.id, idx.number, e.client, e.lease
+                            ));
                         }
                         if en.amount != e.event.amount {
-                            c.problem(format!("entry {}: amount {} but the payment was {}", en.id, en.amount, e.event.amount));
+                            c.problem(format!(
+                                "entry {}: amount {} but the payment was {}",
+                                en.id, en.amount, e.event.amount
+                            ));
                         }
                         if en.provider_txn_id.as_deref() != Some(e.event.provider_txn_id.as_str()) {
-                            c.problem(format!("entry {}: provider txn {:?}, expected {}", en.id, en.provider_txn_id, e.event.provider_txn_id));
+                            c.problem(format!(
+                                "entry {}: provider txn {:?}, expected {}",
+                                en.id, en.provider_txn_id, e.event.provider_txn_id
+                            ));
                         }
                     }
                 }
                 let allocated: Decimal = en.allocations.iter().map(|a| a.amount.amount).sum();
                 if allocated + en.to_credit.amount - en.from_credit.amount != en.amount.amount {
-                    c.problem(format!("entry {}: allocations {allocated} + credit {} != amount {}", en.id, en.to_credit, en.amount));
+                    c.problem(format!(
+                        "entry {}: allocations {allocated} + credit {} != amount {}",
+                        en.id, en.to_credit, en.amount
+                    ));
                 }
             }
             let mut lease_on_invoices = Decimal::ZERO;
@@ -518,7 +572,10 @@ pub async fn check_ledger(ports: &Ports, world: &World) -> PortResult<LedgerChec
                 let was_paid = targeted.contains(&(client.to_string(), inv.number.to_string()));
                 if was_paid {
                     if inv.paid != inv.amount || inv.status != InvoiceStatus::Paid {
-                        c.problem(format!("invoice {} was paid but shows {} of {} ({:?})", inv.number, inv.paid, inv.amount, inv.status));
+                        c.problem(format!(
+                            "invoice {} was paid but shows {} of {} ({:?})",
+                            inv.number, inv.paid, inv.amount, inv.status
+                        ));
                     } else {
                         c.invoices_paid += 1;
                     }

@@ -178,9 +178,10 @@ fn thousands_of_notifications_delivered_three_times_with_faults_and_kills_post_e
         "  consumers: {kills} killed ({mid_batch} mid-batch, holding unacknowledged messages); {killed_work} messages acknowledged before the kills, {last_processed} by the last consumer"
     );
     println!(
-        "  drain: {:.1} s after the last delivery, {} message(s) redriven from the DLQ; queue quiet: {quiet}; depth {main_depth}, DLQ {dlq_depth}",
+        "  drain: {:.1} s after the last delivery, {} message(s) redriven from the DLQ; queue quiet: {}; depth {main_depth}, DLQ {dlq_depth}",
         drained.elapsed.as_secs_f64(),
-        drained.redriven
+        drained.redriven + quiet.redriven,
+        quiet.quiet
     );
     println!(
         "  ledger: {} payment entries for {} distinct payments, received CNY {} (on invoices {}, tenant credit {}), {}/{} invoices paid, suspense {}",
@@ -202,10 +203,13 @@ fn thousands_of_notifications_delivered_three_times_with_faults_and_kills_post_e
 
     assert!(sent.gave_up.is_empty(), "deliveries abandoned: {:#?}", sent.gave_up);
     assert!(sent.unexpected.is_empty(), "unexpected provider replies: {:#?}", sent.unexpected);
-    assert!(flaky.injected() > 0 && flaky.injected_after_write() > 0, "the run must inject faults on both sides of writes");
+    assert!(
+        flaky.injected() > 0 && flaky.injected_after_write() > 0,
+        "the run must inject faults on both sides of writes"
+    );
     assert!(mid_batch > 0, "no consumer was killed mid-batch");
     assert_eq!(drained.unposted, 0, "events never posted");
-    assert!(quiet, "the queue did not go quiet");
+    assert!(quiet.quiet, "the queue and its DLQ did not go quiet");
     assert_eq!((main_depth, dlq_depth), (0, 0), "messages left in the queue / DLQ");
     assert!(check.problems.is_empty(), "the ledger is not exact:\n{}", check.problems.join("\n"));
     assert_eq!(check.payment_entries, world.expected.len());
