@@ -157,7 +157,8 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
 
     let api = Api::new(Arc::new(WebhookService::new(ports.clone())));
     let server = Server::start(api, "127.0.0.1:0").await?;
-    let consumer = Consumer::start(ports.clone(), Duration::from_secs(5));
+    let visibility = Duration::from_secs(5);
+    let consumer = Consumer::start(ports.clone(), visibility);
     let base = format!("http://{}", server.addr);
     say(format!(
         "  replaying {} provider notifications ({} .. {}) to {base}",
@@ -209,7 +210,7 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
             ));
         }
     }
-    drain(&ports, Duration::from_secs(60)).await?;
+    drain(&ports, &consumer.stats, visibility, Duration::from_secs(120)).await?;
     let stats = consumer.stop().await;
     server.stop().await;
     say(format!(

@@ -78,6 +78,8 @@ async fn handle(
 pub struct ConsumerStats {
     pub processed: AtomicU64,
     pub failed: AtomicU64,
+    /// When a message last failed (it comes back after the visibility timeout).
+    pub last_failure: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 /// Consume `payment-events` like the SQS-triggered ledger-poster Lambda:
@@ -125,6 +127,7 @@ impl Consumer {
                         s.processed.fetch_add(1, Ordering::Relaxed);
                     } else {
                         s.failed.fetch_add(1, Ordering::Relaxed);
+                        *s.last_failure.lock().expect("not poisoned") = Some(tokio::time::Instant::now());
                     }
                 }
             }
@@ -139,20 +142,34 @@ impl Consumer {
     }
 }
 
-/// Wait until the queue has no visible messages and the consumer is idle.
-pub async fn drain(ports: &Ports, timeout: Duration) -> anyhow::Result<()> {
+/// Wait until every message is done: the queue shows none, the consumer has
+/// been idle for a while, and any failed message has had time (its
+/// visibility timeout) to come back and be processed again.
+pub async fn drain(
+    ports: &Ports,
+    stats: &ConsumerStats,
+    visibility: Duration,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut quiet = 0;
+    let mut last_seen = (u64::MAX, u64::MAX);
+    let mut quiet_since = tokio::time::Instant::now();
     while tokio::time::Instant::now() < deadline {
-        if ports.queue.depth(queues::PAYMENT_EVENTS).await? == 0 {
-            quiet += 1;
-            if quiet >= 5 {
-                return Ok(());
-            }
-        } else {
-            quiet = 0;
+        let now_seen = (stats.processed.load(Ordering::Relaxed), stats.failed.load(Ordering::Relaxed));
+        let depth = ports.queue.depth(queues::PAYMENT_EVENTS).await?;
+        if depth > 0 || now_seen != last_seen {
+            last_seen = now_seen;
+            quiet_since = tokio::time::Instant::now();
+        }
+        let failure_pending = stats
+            .last_failure
+            .lock()
+            .expect("not poisoned")
+            .is_some_and(|t| t.elapsed() < visibility + Duration::from_secs(1));
+        if !failure_pending && quiet_since.elapsed() >= Duration::from_millis(300) {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    anyhow::bail!("payment-events queue not drained after {timeout:?}")
+    anyhow::bail!("payment-events not drained after {timeout:?}: see `rentops dlq list`")
 }

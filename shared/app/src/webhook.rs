@@ -188,6 +188,11 @@ impl WebhookService {
         let config = match self.config(&client).await {
             Ok(c) => c,
             Err(ConfigError::UnknownClient(_)) => return HttpResponse::error(404, "unknown_client", "no such client"),
+            Err(ConfigError::Port(e)) => {
+                // A storage or secrets-service blip: the provider retries.
+                warn!(error = %e, retryable = e.is_retryable(), "cannot read client settings or keys");
+                return to_http(rentops_codecs::reply(provider, ReplyKind::Unavailable("storage")));
+            }
             Err(e) => {
                 // Our fault, not the provider's: make it retry while someone fixes the configuration.
                 warn!(error = %e, alert = "provider_config", "cannot verify notifications");
@@ -237,6 +242,14 @@ impl WebhookService {
         req: &HttpRequest,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
+        // Most deliveries are provider retries of an event we already hold: one read answers them.
+        let store = self.ports.client_store(client);
+        if let Some(it) = store.get(&keys::event(&event.dedup_key()), keys::RECEIVED).await? {
+            if it.decode::<ReceivedRecord>().map(|r| r.enqueued).unwrap_or(false) {
+                info!(dedup = %event.dedup_key(), "duplicate notification, already recorded");
+                return Ok(());
+            }
+        }
         let key = raw_key("raw", client, event.provider, now, &req.body);
         self.keep_raw(&key, client, event.provider, req, now).await?;
         record_event(&self.ports, client, event, &key, now).await.map(|_| ())

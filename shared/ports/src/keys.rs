@@ -134,10 +134,7 @@ impl ClientStore {
     pub async fn query(&self, mut query: Query) -> PortResult<Page> {
         query.pk = self.full(&query.pk)?;
         let page = self.inner.query(query).await?;
-        Ok(Page {
-            items: page.items.into_iter().map(|i| self.strip(i)).collect::<PortResult<_>>()?,
-            next: page.next,
-        })
+        Ok(Page { items: page.items.into_iter().map(|i| self.strip(i)).collect::<PortResult<_>>()?, next: page.next })
     }
     /// Every page of a query, in order.
     pub async fn query_all(&self, mut query: Query) -> PortResult<Vec<Item>> {

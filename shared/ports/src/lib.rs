@@ -56,10 +56,9 @@ impl PortError {
     pub fn is_condition_failure(&self) -> bool {
         match self {
             PortError::ConditionFailed(_) => true,
-            PortError::TransactionCancelled { reasons } => reasons
-                .iter()
-                .flatten()
-                .any(|r| r.contains("ConditionalCheckFailed")),
+            PortError::TransactionCancelled { reasons } => {
+                reasons.iter().flatten().any(|r| r.contains("ConditionalCheckFailed"))
+            }
             _ => false,
         }
     }
@@ -120,10 +119,21 @@ pub enum Condition {
 #[derive(Debug, Clone)]
 pub enum WriteOp {
     /// Put `item`; the stored version becomes (old version + 1), or 1.
-    Put { item: Item, condition: Condition },
-    Delete { pk: String, sk: String, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
     /// Writes nothing; fails the transaction unless the condition holds.
-    Check { pk: String, sk: String, condition: Condition },
+    Check {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
 }
 
 /// Range condition on the sort key of a query.
