@@ -32,15 +32,18 @@ if [ "${RENTOPS_SKIP_MOTO:-0}" != 1 ]; then
 fi
 
 echo "== cargo test (workspace: domain, codecs, ports, embedded, aws on moto, app, functions, e2e)"
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/rentops-test.log"
+log="${TMPDIR:-/tmp}/rentops-test.log"
+set +e
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+set -e
 
 if [ "${RENTOPS_SKIP_MOTO:-0}" != 1 ]; then
   echo "== cfn-lint infra/template.yaml"
-  scripts/lint-infra.sh
+  scripts/lint-infra.sh || status=1
 fi
 
 # One closing line that sums every test binary's result.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "rentops: %d passed, %d failed, %d skipped\n", p, f, i }' \
-  "${TMPDIR:-/tmp}/rentops-test.log" | tail -1 | sed 's/^rentops: /tests: /'
+  "$log" | sed 's/^rentops: /tests: /'
 exit "$status"
