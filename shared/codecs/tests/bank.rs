@@ -157,3 +157,14 @@ fn cn_csv_errors_are_clear() {
     let err = parse_cn_bank_csv("交易日期,金额\n2025-03-01,abc\n".as_bytes()).unwrap_err();
     assert!(err.to_string().contains("abc"), "{err}");
 }
+
+#[test]
+fn cn_csv_negative_figure_in_a_one_direction_column_reverses_it() {
+    let csv = "交易日期,交易时间,收入,支出,余额,对方户名,对方账号,交易附言,摘要\n\
+               2025-03-03,10:12:45,\"-500.00\",-,\"100.00\",王小明,6214830212345678,L-000051 test,冲正\n\
+               2025-03-04,10:12:45,-,\"-80.00\",\"180.00\",银行,1,-,退费\n";
+    let entries = parse_cn_bank_csv(csv.as_bytes()).expect("parses");
+    assert_eq!((entries[0].direction, entries[0].amount.amount), (Direction::Debit, dec!(500.00)));
+    assert!(entries[0].to_event().is_none(), "a returned credit is never booked as a payment");
+    assert_eq!((entries[1].direction, entries[1].amount.amount), (Direction::Credit, dec!(80.00)));
+}

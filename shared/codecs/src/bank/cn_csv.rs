@@ -187,8 +187,16 @@ pub fn parse_cn_bank_csv(bytes: &[u8]) -> Result<Vec<StatementEntry>, Rejection>
             let cm = if c.is_empty() { None } else { Some(parse(c)?) }.filter(|m| !m.is_zero());
             let dm = if d.is_empty() { None } else { Some(parse(d)?) }.filter(|m| !m.is_zero());
             match (cm, dm) {
-                (Some(m), None) => (Direction::Credit, Money::new(m.amount.abs(), m.currency)),
-                (None, Some(m)) => (Direction::Debit, Money::new(m.amount.abs(), m.currency)),
+                // A negative figure in a one-direction column reverses it: "-500.00" under 收入 is
+                // money going out (a returned credit), never a payment of 500.00.
+                (Some(m), None) => {
+                    let dir = if m.amount.is_sign_negative() { Direction::Debit } else { Direction::Credit };
+                    (dir, Money::new(m.amount.abs(), m.currency))
+                }
+                (None, Some(m)) => {
+                    let dir = if m.amount.is_sign_negative() { Direction::Credit } else { Direction::Debit };
+                    (dir, Money::new(m.amount.abs(), m.currency))
+                }
                 (None, None) => continue, // zero line (e.g. an interest accrual of 0.00)
                 (Some(_), Some(_)) => {
                     return Err(Rejection::malformed(format!("bank CSV line {line}: both 收入 and 支出 are filled")));
