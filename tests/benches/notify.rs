@@ -94,6 +94,7 @@ fn alipay_notes(n: usize) -> (SampleSpec, Vec<SampleNotification>, Portfolio) {
     let portfolio = Portfolio {
         client: client.client,
         billing: client.billing,
+        bank_accounts: client.bank_accounts,
         projects: vec![],
         buildings: vec![],
         units: vec![],

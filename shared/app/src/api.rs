@@ -137,6 +137,7 @@ impl Api {
         };
         match result {
             Ok(v) => HttpResponse::json(200, &v),
+            Err(e) if e.starts_with("not found") => HttpResponse::error(404, "unknown_client", "no such client"),
             Err(e) => {
                 tracing::warn!(error = %e, %client, "request failed");
                 HttpResponse::error(503, "unavailable", "storage is unavailable; try again")

@@ -23,6 +23,10 @@ pub struct Portfolio {
     pub client: Client,
     #[serde(default)]
     pub billing: crate::billrun::BillingSettings,
+    /// The client's own receiving bank accounts: a bank statement is imported
+    /// only if it is a statement of one of these.
+    #[serde(default)]
+    pub bank_accounts: Vec<String>,
     pub projects: Vec<Project>,
     pub buildings: Vec<Building>,
     pub units: Vec<Unit>,
@@ -125,6 +129,7 @@ pub async fn load(ports: &Ports, p: &Portfolio) -> Result<LoadReport, LoadError>
     let mut items = vec![
         Item::new(keys::CLIENT, keys::META, json(&p.client)),
         Item::new(keys::CLIENT, crate::billrun::BILLING, json(&p.billing)),
+        Item::new(keys::CLIENT, BANK_ACCOUNTS, serde_json::json!({ "accounts": p.bank_accounts })),
     ];
     items.extend(p.projects.iter().map(|x| Item::new(keys::PORTFOLIO, format!("PROJECT#{}", x.id), json(x))));
     items.extend(p.buildings.iter().map(|x| Item::new(keys::PORTFOLIO, format!("BUILDING#{}", x.id), json(x))));
@@ -158,6 +163,17 @@ pub async fn load(ports: &Ports, p: &Portfolio) -> Result<LoadReport, LoadError>
         Err(e) => return Err(e.into()),
     }
     Ok(report)
+}
+
+/// `CLIENT` / `BANK`: the client's receiving bank accounts.
+pub const BANK_ACCOUNTS: &str = "BANK";
+
+/// The client's receiving bank accounts (normalized: digits and letters only).
+pub async fn bank_accounts(store: &ClientStore) -> Result<Vec<String>, PortError> {
+    let Some(item) = store.get(keys::CLIENT, BANK_ACCOUNTS).await? else { return Ok(Vec::new()) };
+    let accounts: Vec<String> = serde_json::from_value(item.body.get("accounts").cloned().unwrap_or_default())
+        .map_err(|e| PortError::Other(format!("bank accounts of {}: {e}", store.client())))?;
+    Ok(accounts.iter().map(|a| rentops_domain::org::normalize_account(a)).collect())
 }
 
 /// Every registered client (for schedules).

@@ -48,8 +48,42 @@ pub struct ImportReport {
 pub enum ImportError {
     #[error("the statement could not be read: {0}")]
     Parse(String),
+    /// The file is not a statement of one of the client's own accounts: nothing is booked.
+    #[error("{0}")]
+    WrongAccount(String),
     #[error(transparent)]
     Port(#[from] PortError),
+}
+
+/// A statement books money only for the client whose account it is a statement of:
+/// the file must name its account, and that account must be one of the client's.
+async fn check_accounts(ports: &Ports, client: &ClientId, entries: &[StatementEntry]) -> Result<(), ImportError> {
+    let ours = crate::portfolio::bank_accounts(&ports.client_store(client)).await?;
+    if ours.is_empty() {
+        return Err(ImportError::WrongAccount(format!(
+            "client {client} has no receiving bank accounts configured; add them (portfolio `bank_accounts`) before importing statements"
+        )));
+    }
+    let mut named = std::collections::BTreeSet::new();
+    for e in entries {
+        match &e.account {
+            Some(a) => {
+                named.insert(rentops_domain::org::normalize_account(a));
+            }
+            None => {
+                return Err(ImportError::WrongAccount(format!(
+                    "statement line of {} does not say which account it is for; cannot confirm it belongs to {client}",
+                    e.booking_date
+                )));
+            }
+        }
+    }
+    if let Some(foreign) = named.iter().find(|a| !ours.contains(a)) {
+        return Err(ImportError::WrongAccount(format!(
+            "this is a statement of account {foreign}, which is not an account of {client}; nothing was imported"
+        )));
+    }
+    Ok(())
 }
 
 /// Import one statement file for `client`.
@@ -65,6 +99,7 @@ pub async fn import(
         StatementFormat::CnBankCsv => bank::parse_cn_bank_csv(&bytes),
     }
     .map_err(|r| ImportError::Parse(r.to_string()))?;
+    check_accounts(ports, client, &entries).await?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
     let ext = match format {
         StatementFormat::Camt053 => "xml",

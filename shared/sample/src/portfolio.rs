@@ -261,6 +261,7 @@ fn main_client(spec: &SampleSpec, rng: &mut Rng) -> Portfolio {
     Portfolio {
         client: client(MAIN_CLIENT, "示例物业 Acme Properties"),
         billing: billing(spec),
+        bank_accounts: vec![crate::statements::ICBC_ACCOUNT.to_string(), crate::statements::CMB_ACCOUNT.to_string()],
         projects,
         buildings: buildings.into_iter().map(|(b, _)| b).collect(),
         units: units.into_iter().map(|u| u.unit).collect(),
@@ -445,6 +446,7 @@ fn second_client(spec: &SampleSpec, rng: &mut Rng) -> Portfolio {
     Portfolio {
         client: client(SECOND_CLIENT, "示例荷花停车 Lotus Parking"),
         billing: billing(spec),
+        bank_accounts: vec!["6217000011112222333".to_string()],
         projects: vec![project],
         buildings,
         units,

@@ -87,6 +87,9 @@ fn billing() -> BillingSettings {
 }
 
 /// Client `acme` (see the module doc).
+/// acme's receiving account: the account of every statement [`camt053_v8`] builds.
+pub const ACME_ACCOUNT: &str = "CN0000000000000000000001";
+
 pub fn acme_portfolio() -> Portfolio {
     let client = Client::new(ACME, "Acme Rentals", Currency::cny()).expect("client");
     let mut t1 = Tenant::new("T1", "张三", TenantKind::Person).expect("tenant");
@@ -94,6 +97,7 @@ pub fn acme_portfolio() -> Portfolio {
     Portfolio {
         client,
         billing: billing(),
+        bank_accounts: vec![ACME_ACCOUNT.into()],
         projects: vec![Project::new("P1", "Riverside").expect("project")],
         buildings: vec![
             Building::new("B1", "P1", "A栋").expect("building"),
@@ -123,6 +127,7 @@ pub fn beta_portfolio() -> Portfolio {
     Portfolio {
         client,
         billing: billing(),
+        bank_accounts: vec!["CN0000000000000000000002".into()],
         projects: vec![Project::new("BP", "Beta Park").expect("project")],
         buildings: vec![Building::new("BB", "BP", "1号楼").expect("building")],
         units: vec![Unit::new("BU", "BB", "101", None).expect("unit")],
@@ -641,7 +646,7 @@ pub fn camt053_v8(lines: &[CamtLine]) -> Vec<u8> {
     <GrpHdr><MsgId>TEST-STMT</MsgId><CreDtTm>2026-03-28T22:00:00+08:00</CreDtTm></GrpHdr>
     <Stmt>
       <Id>TEST-1</Id>
-      <Acct><Id><IBAN>CN0000000000000000000001</IBAN></Id><Ccy>CNY</Ccy></Acct>{entries}
+      <Acct><Id><IBAN>{ACME_ACCOUNT}</IBAN></Id><Ccy>CNY</Ccy></Acct>{entries}
     </Stmt>
   </BkToCstmrStmt>
 </Document>"#

@@ -95,3 +95,26 @@ async fn statement_imported_twice_books_once_with_references_ambiguity_and_sugge
         assert_eq!(h.credit(ACME, lease).await, dec!(0), "{lease}");
     }
 }
+
+#[tokio::test]
+async fn a_statement_of_another_clients_account_books_nothing() {
+    let h = Harness::billed().await;
+    h.load(&beta_portfolio()).await;
+    // acme's statement (account ACME_ACCOUNT) uploaded for beta, whose lease numbers overlap.
+    let xml = camt053_v8(&[CamtLine::credit("X-1", "3200.00", "2026-04-02T10:00:00+08:00", "房租 L-000001")]);
+    let err = rentops_app::statements::import(
+        &h.ports,
+        &h.client(BETA),
+        rentops_app::statements::StatementFormat::Camt053,
+        xml,
+        h.now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, rentops_app::statements::ImportError::WrongAccount(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "this is a statement of account CN0000000000000000000001, which is not an account of beta; nothing was imported"
+    );
+    assert_eq!(h.ports.queue.depth("payment-events").await.unwrap(), 0);
+}
