@@ -49,7 +49,19 @@ pub fn install_secrets(src: &Path, dir: &Path) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::io::Write;
     let bytes = std::fs::read(src).with_context(|| format!("reading {}", src.display()))?;
-    serde_json::from_slice::<serde_json::Value>(&bytes).with_context(|| format!("{} is not JSON", src.display()))?;
+    // Check every provider configuration before installing; errors never quote a secret.
+    let file: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {}", src.display(), rentops_codecs::config::redacted_json_error(&e)))?;
+    for (name, value) in &file {
+        if name.ends_with("/providers") {
+            let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            let (_, problems) = rentops_codecs::ProviderConfig::from_json_lenient(text.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{}: secret {name}: {e}", src.display()))?;
+            if let Some((section, problem)) = problems.first() {
+                anyhow::bail!("{}: secret {name}: section {section:?}: {problem}", src.display());
+            }
+        }
+    }
     std::fs::create_dir_all(dir)?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

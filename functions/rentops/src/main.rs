@@ -170,6 +170,26 @@ enum SampleCommand {
     },
 }
 
+/// Open a data directory that must already exist (reports and operations never create one:
+/// a mistyped --data would otherwise print an empty, reassuring answer).
+fn open_existing(data: &std::path::Path) -> anyhow::Result<rentops_app::Ports> {
+    anyhow::ensure!(
+        data.join("rentops.sqlite").exists(),
+        "{} is not a rentops data directory (no rentops.sqlite); the demo keeps its data in .rentops/demo",
+        data.display()
+    );
+    Ok(open_local(data, "http://127.0.0.1:8080", system_clock())?.1)
+}
+
+/// The client must be loaded in this data directory.
+async fn loaded_client(ports: &rentops_app::Ports, client: String) -> anyhow::Result<ClientId> {
+    let id = ClientId::new(client)?;
+    portfolio::client_settings(&ports.client_store(&id))
+        .await
+        .with_context(|| format!("client {id} is not loaded in this data directory"))?;
+    Ok(id)
+}
+
 fn system_clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
@@ -251,40 +271,57 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::BillRun { data } => {
-            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            let ports = open_existing(&data.data)?;
             for r in billrun::run_all_clients(&ports).await? {
                 println!("{}", serde_json::to_string(&r)?);
             }
         }
         Command::Notify { command: NotifyCommand::Replay { data, key } } => {
-            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
-            println!("{}", ops::replay(&ports, &key).await?);
+            let ports = open_existing(&data.data)?;
+            let (ok, text) = ops::replay(&ports, &key).await?;
+            println!("{text}");
+            if !ok {
+                return Ok(2);
+            }
         }
         Command::Statement { data, client, file } => {
-            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            let ports = open_existing(&data.data)?;
+            let client = loaded_client(&ports, client).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let format = StatementFormat::detect(&file.to_string_lossy(), &bytes);
-            let r = statements::import(&ports, &ClientId::new(client)?, format, bytes, ports.clock.now()).await?;
+            let r = statements::import(&ports, &client, format, bytes, ports.clock.now()).await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
+            // Post what was queued now, as the ledger-poster does on AWS.
+            let visibility = Duration::from_secs(5);
+            let consumer = runner::Consumer::start(ports.clone(), visibility);
+            runner::drain(&ports, &consumer.stats, visibility, Duration::from_secs(120)).await?;
+            let stats = consumer.stop().await;
+            println!(
+                "posted {} event(s); see `rentops suspense` and `rentops summary` for where the money went",
+                stats.processed.load(std::sync::atomic::Ordering::Relaxed)
+            );
         }
         Command::Summary { data, client } => {
-            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
-            print!("{}", ops::summary_text(&ports, &ClientId::new(client)?, ports.clock.now()).await?);
+            let ports = open_existing(&data.data)?;
+            let client = loaded_client(&ports, client).await?;
+            print!("{}", ops::summary_text(&ports, &client, ports.clock.now()).await?);
         }
         Command::Suspense { data, client } => {
-            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
-            print!("{}", ops::format_suspense(&reports::suspense(&ports, &ClientId::new(client)?).await?));
+            let ports = open_existing(&data.data)?;
+            let client = loaded_client(&ports, client).await?;
+            print!("{}", ops::format_suspense(&reports::suspense(&ports, &client).await?));
         }
         Command::Rejected { data, client } => {
-            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
-            print!("{}", ops::format_rejected(&ports, &ClientId::new(client)?).await?);
+            let ports = open_existing(&data.data)?;
+            let client = loaded_client(&ports, client).await?;
+            print!("{}", ops::format_rejected(&ports, &client).await?);
         }
         Command::Dlq { command: DlqCommand::List { data } } => {
-            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            let ports = open_existing(&data.data)?;
             print!("{}", ops::dlq_list(&ports, &data.data).await?);
         }
         Command::Dlq { command: DlqCommand::Redrive { data } } => {
-            let (_b, ports) = open_local(&data.data, "http://127.0.0.1:8080", system_clock())?;
+            let ports = open_existing(&data.data)?;
             println!("moved {} message(s) back to payment-events", ops::dlq_redrive(&ports).await?);
         }
     }

@@ -69,8 +69,21 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
     };
     let config_text =
         std::fs::read_to_string(&args.config).with_context(|| format!("reading config {}", args.config.display()))?;
-    let config: ProviderConfig = serde_json::from_str(&config_text)
-        .with_context(|| format!("{}: not a provider configuration (ProviderConfig JSON)", args.config.display()))?;
+    if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&config_text) {
+        if m.keys().any(|k| k.starts_with("rentops/")) {
+            bail!(
+                "{} is a secrets file (name → secret); pass one client's provider configuration, \
+                 i.e. the value of rentops/<client>/providers, as its own JSON file",
+                args.config.display()
+            );
+        }
+    }
+    let (config, problems) = ProviderConfig::from_json_lenient(config_text.as_bytes()).map_err(|e| {
+        anyhow::anyhow!("{}: not a provider configuration (ProviderConfig JSON): {e}", args.config.display())
+    })?;
+    for (section, problem) in problems {
+        eprintln!("warning: section {section:?} of {} is unusable: {problem}", args.config.display());
+    }
     let now = match &args.at {
         Some(t) => parse_time(t)?,
         None => Utc::now(),

@@ -105,13 +105,16 @@ pub async fn dlq_redrive(ports: &Ports) -> anyhow::Result<u32> {
 }
 
 /// `rentops notify replay`: verify a kept notification again as of its arrival and record it.
-pub async fn replay(ports: &Ports, key: &str) -> anyhow::Result<String> {
+/// Returns whether the provider would have been told "accepted", and a sentence.
+pub async fn replay(ports: &Ports, key: &str) -> anyhow::Result<(bool, String)> {
     let bytes = ports.blob.get(key).await?.with_context(|| format!("no kept notification at {key}"))?;
     let env: RawEnvelope =
         serde_json::from_slice(&bytes).with_context(|| format!("{key} is not a kept notification envelope"))?;
     let svc = WebhookService::new(ports.clone());
     let resp = svc.replay(&env).await.map_err(anyhow::Error::msg)?;
-    Ok(format!("replayed {key}: provider reply would be {} {}", resp.status, resp.body_text()))
+    let ok = (200..300).contains(&resp.status) && resp.body_text() != "fail";
+    let verdict = if ok { "accepted (recorded once; duplicates change nothing)" } else { "still rejected" };
+    Ok((ok, format!("replayed {key}: {verdict}; provider reply would be {} {}", resp.status, resp.body_text())))
 }
 
 pub async fn summary_text(ports: &Ports, client: &ClientId, now: DateTime<Utc>) -> anyhow::Result<String> {

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use rentops_codecs::{Incoming, Notification, PreparedConfig, ProviderConfig, Rejection, ReplyKind};
 use rentops_domain::{PaymentEvent, Provider};
@@ -55,7 +56,15 @@ pub struct RawEnvelope {
     pub headers: Vec<(String, String)>,
     /// The body bytes, base64 (standard alphabet).
     pub body_b64: String,
+    /// Set when only the first [`MAX_KEPT_REJECTED_BODY`] bytes were kept (rejected
+    /// notifications only): the original length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated_from: Option<usize>,
 }
+
+/// Rejected bodies are kept for forensics, but not without bound: anyone can POST
+/// to the webhook, so only the first 64 KiB of a rejected body is stored.
+pub const MAX_KEPT_REJECTED_BODY: usize = 64 * 1024;
 
 impl RawEnvelope {
     pub fn new(client: &ClientId, provider: Provider, req: &HttpRequest, at: DateTime<Utc>) -> Self {
@@ -68,6 +77,7 @@ impl RawEnvelope {
             query: req.query.clone(),
             headers: req.headers.clone(),
             body_b64: base64::engine::general_purpose::STANDARD.encode(&req.body),
+            truncated_from: None,
         }
     }
     pub fn body(&self) -> Result<Vec<u8>, String> {
@@ -142,8 +152,12 @@ impl WebhookService {
         }
         let name = provider_secret_name(client);
         let secret = self.ports.secrets.get(&name).await?.ok_or_else(|| ConfigError::Missing(name.clone()))?;
-        let config: ProviderConfig =
-            serde_json::from_slice(secret.expose()).map_err(|e| ConfigError::Invalid(name.clone(), e.to_string()))?;
+        // Section by section, errors without values: a secret never reaches a log line.
+        let (config, problems) =
+            ProviderConfig::from_json_lenient(secret.expose()).map_err(|e| ConfigError::Invalid(name.clone(), e))?;
+        for (section, problem) in problems {
+            warn!(%section, %problem, alert = "provider_config", "provider section of {name} is unusable");
+        }
         let prepared = Arc::new(PreparedConfig::new(&config));
         for (provider, problem) in prepared.problems() {
             warn!(%provider, problem = %problem, alert = "provider_config", "provider configuration has a problem");
@@ -154,7 +168,7 @@ impl WebhookService {
 
     /// Handle one provider notification. Never panics on input; always answers.
     pub async fn handle(&self, client: &str, provider: &str, req: &HttpRequest) -> HttpResponse {
-        self.handle_at(client, provider, req, self.ports.clock.now()).await
+        self.handle_inner(client, provider, req, self.ports.clock.now(), true).await
     }
 
     /// Verify and record a kept notification again, as of the time it first
@@ -169,10 +183,18 @@ impl WebhookService {
             body: env.body()?,
             source_ip: env.source_ip.clone(),
         };
-        Ok(self.handle_at(env.client.as_str(), env.provider.as_str(), &req, env.received_at).await)
+        Ok(self.handle_inner(env.client.as_str(), env.provider.as_str(), &req, env.received_at, false).await)
     }
 
-    async fn handle_at(&self, client: &str, provider: &str, req: &HttpRequest, now: DateTime<Utc>) -> HttpResponse {
+    /// `record_rejections`: false for replays, which must not add to the rejected log again.
+    async fn handle_inner(
+        &self,
+        client: &str,
+        provider: &str,
+        req: &HttpRequest,
+        now: DateTime<Utc>,
+        record_rejections: bool,
+    ) -> HttpResponse {
         let Ok(client) = ClientId::new(client) else {
             return HttpResponse::error(404, "unknown_client", "no such client");
         };
@@ -209,7 +231,9 @@ impl WebhookService {
                 ReplyKind::Unavailable("configuration")
             }
             Err(rejection) => {
-                self.record_rejection(&client, provider, &rejection, req, now).await;
+                if record_rejections {
+                    self.record_rejection(&client, provider, &rejection, req, now).await;
+                }
                 return to_http(rentops_codecs::reply(provider, ReplyKind::Rejected(&rejection)));
             }
             Ok(Notification::Ignored { reason, provider_txn_id, .. }) => {
@@ -245,9 +269,12 @@ impl WebhookService {
         // Most deliveries are provider retries of an event we already hold: one read answers them.
         let store = self.ports.client_store(client);
         if let Some(it) = store.get(&keys::event(&event.dedup_key()), keys::RECEIVED).await? {
-            if it.decode::<ReceivedRecord>().map(|r| r.enqueued).unwrap_or(false) {
-                info!(dedup = %event.dedup_key(), "duplicate notification, already recorded");
-                return Ok(());
+            if let Ok(existing) = it.decode::<ReceivedRecord>() {
+                flag_conflict(&self.ports, client, &existing, &event, now).await;
+                if existing.enqueued {
+                    info!(dedup = %event.dedup_key(), "duplicate notification, already recorded");
+                    return Ok(());
+                }
             }
         }
         let key = raw_key("raw", client, event.provider, now, &req.body);
@@ -290,7 +317,15 @@ impl WebhookService {
             warn!(code = r.code(), reason = %r, source_ip = req.source_ip.as_deref().unwrap_or("-"), "notification rejected");
         }
         let key = raw_key("rejected", client, provider, now, &req.body);
-        let raw_key = match self.keep_raw(&key, client, provider, req, now).await {
+        let kept = if req.body.len() > MAX_KEPT_REJECTED_BODY {
+            let mut env = RawEnvelope::new(client, provider, &HttpRequest { body: Vec::new(), ..req.clone() }, now);
+            env.body_b64 = base64::engine::general_purpose::STANDARD.encode(&req.body[..MAX_KEPT_REJECTED_BODY]);
+            env.truncated_from = Some(req.body.len());
+            self.ports.blob.put(&key, env.to_bytes(), "application/json", PutMode::Overwrite).await
+        } else {
+            self.keep_raw(&key, client, provider, req, now).await
+        };
+        let raw_key = match kept {
             Ok(()) => Some(key),
             Err(e) => {
                 warn!(error = %e, "could not keep rejected body");
@@ -340,12 +375,16 @@ pub async fn record_event(
         Err(e) if e.is_condition_failure() => match store.get(&keys::event(&dedup), keys::RECEIVED).await? {
             Some(it) => match it.decode::<ReceivedRecord>() {
                 Ok(r) if r.enqueued => {
+                    flag_conflict(ports, client, &r, &event, now).await;
                     info!(%dedup, "duplicate notification, already recorded");
                     return Ok(Recorded::Duplicate);
                 }
                 // Left un-enqueued by a crash: enqueue it now, keeping the first arrival's
                 // time and raw body so the record (and the message) still name them.
-                Ok(r) => (it.version, false, r.raw_key, r.first_seen),
+                Ok(r) => {
+                    flag_conflict(ports, client, &r, &event, now).await;
+                    (it.version, false, r.raw_key, r.first_seen)
+                }
                 Err(_) => (it.version, false, raw_key.to_string(), now),
             },
             None => return Err(PortError::Transient("idempotency record vanished; retry".into())),
@@ -357,6 +396,44 @@ pub async fn record_event(
     mark_enqueued(&store, &dedup, version, &msg).await;
     info!(%dedup, "event recorded and enqueued");
     Ok(if first { Recorded::New } else { Recorded::Duplicate })
+}
+
+/// The same provider transaction again, but saying something else (another amount or
+/// currency): the first version stands and is what gets booked; the contradiction is
+/// logged and listed with the rejected notifications (code `conflicting_duplicate`) for
+/// a person to look at.
+async fn flag_conflict(
+    ports: &Ports,
+    client: &ClientId,
+    first: &ReceivedRecord,
+    again: &PaymentEvent,
+    now: DateTime<Utc>,
+) {
+    if first.event.amount == again.amount {
+        return;
+    }
+    let reason = format!(
+        "{} {} was first received as {} on {}, now as {}; the first stands, a person must check",
+        again.provider,
+        again.provider_txn_id,
+        first.event.amount.grouped(),
+        first.first_seen.format("%Y-%m-%d %H:%M:%S UTC"),
+        again.amount.grouped()
+    );
+    warn!(client = %client, dedup = %again.dedup_key(), %reason, alert = "conflicting_duplicate", "conflicting duplicate");
+    let rec = RejectedRecord {
+        provider: again.provider,
+        code: "conflicting_duplicate".into(),
+        reason,
+        source_ip: None,
+        raw_key: None,
+        at: now,
+    };
+    let id = format!("{}-{}", again.dedup_key(), again.amount.amount);
+    let item = Item::new(keys::REJECTED, keys::time_sk(now, &id), to_json(&rec));
+    if let Err(e) = ports.client_store(client).put(item, Condition::NotExists).await {
+        warn!(error = %e, "could not record the conflicting duplicate");
+    }
 }
 
 /// Put a payment event on the queue (dedup id = client + event key).

@@ -26,6 +26,44 @@ pub struct ProviderConfig {
     pub stripe: Option<StripeConfig>,
 }
 
+/// A JSON error described without quoting the input: secrets must never reach a log.
+pub fn redacted_json_error(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "a field has the wrong type or is missing",
+        serde_json::error::Category::Eof => "JSON ends too early",
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
+}
+
+impl ProviderConfig {
+    /// Parse a client's provider configuration section by section: a broken
+    /// section disables only that provider (listed in the second value, with an
+    /// error that never quotes the secret), the others keep working.
+    pub fn from_json_lenient(bytes: &[u8]) -> Result<(ProviderConfig, Vec<(String, String)>), String> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| redacted_json_error(&e))?;
+        let serde_json::Value::Object(sections) = value else {
+            return Err("expected a JSON object with alipay / wechatpay / unionpay / stripe sections".into());
+        };
+        let mut config = ProviderConfig::default();
+        let mut problems = Vec::new();
+        for (name, section) in sections {
+            let one = serde_json::Value::Object([(name.clone(), section)].into_iter().collect());
+            let parsed: Result<ProviderConfig, _> = serde_json::from_value(one);
+            match (name.as_str(), parsed) {
+                ("alipay", Ok(c)) => config.alipay = c.alipay,
+                ("wechatpay", Ok(c)) => config.wechatpay = c.wechatpay,
+                ("unionpay", Ok(c)) => config.unionpay = c.unionpay,
+                ("stripe", Ok(c)) => config.stripe = c.stripe,
+                (_, Err(e)) => problems.push((name, redacted_json_error(&e))),
+                (_, Ok(_)) => problems.push((name, "unknown provider section (ignored)".into())),
+            }
+        }
+        Ok((config, problems))
+    }
+}
+
 /// Alipay: plain public-key mode (`alipay_public_key`) and/or certificate mode
 /// (`alipay_public_key_cert` + `alipay_root_cert`). Both may be set during a migration;
 /// a notification is accepted if it verifies with either.
@@ -240,3 +278,25 @@ const _: fn() = || {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<PreparedConfig>();
 };
+
+#[cfg(test)]
+mod lenient_tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_section_disables_only_its_provider_and_never_quotes_the_secret() {
+        let json = br#"{"stripe": {"endpoint_secrets": "whsec_LEAKME_SECRET_0000"},
+                        "wechatpay": {"mchid": "1900000001", "apiv3_key": "k", "platform_certificates": [], "public_keys": []},
+                        "paypal": {}}"#;
+        let (config, problems) = ProviderConfig::from_json_lenient(json).unwrap();
+        assert!(config.stripe.is_none());
+        assert_eq!(config.wechatpay.as_ref().map(|w| w.mchid.as_str()), Some("1900000001"));
+        let text = format!("{problems:?}");
+        assert!(!text.contains("LEAKME"), "{text}");
+        assert_eq!(problems.len(), 2, "{text}");
+        assert_eq!(problems[0].0, "paypal");
+        assert!(ProviderConfig::from_json_lenient(b"\"whsec_LEAKME\"").unwrap_err().contains("JSON object"));
+        let e = ProviderConfig::from_json_lenient(b"{\"stripe\": whsec_LEAKME").unwrap_err();
+        assert!(!e.contains("LEAKME"), "{e}");
+    }
+}

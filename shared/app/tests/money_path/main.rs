@@ -12,6 +12,7 @@
 //! | [`statements`]  | camt.053 imports: dedup, references, ambiguity, suggestions; over-payment credit |
 //! | [`billing`]     | bill-run idempotency (twice, concurrently), credit applied to the next month |
 //! | [`concurrency`] | one message posted by 8 workers at once; 8 payments to one lease at once |
+//! | [`hardening`]   | conflicting duplicates, oversized garbage, replays of rejections, half-broken secrets |
 //! | [`staff_api`]   | staff routes: 401/403, summary, audited statement upload |
 //!
 //! The harness (portfolio, clock, signing, queue drain) is in `tests/common/mod.rs`.
@@ -21,6 +22,7 @@ mod common;
 
 mod billing;
 mod concurrency;
+mod hardening;
 mod intake;
 mod posting;
 mod refunds;
