@@ -127,7 +127,7 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
     for p in &file.clients {
         let r = portfolio::load(&ports, p).await?;
         say(format!(
-            "  loaded {:<16} {} projects, {} buildings, {} units, {} tenants, {} leases",
+            "  loaded {:<16} {} project(s), {} buildings, {} units, {} tenants, {} leases",
             p.client.id,
             p.projects.len(),
             p.buildings.len(),
@@ -243,7 +243,7 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
                 serde_json::to_value(&i.reason)?.get("code").and_then(|c| c.as_str()).unwrap_or("unknown").to_string();
             *result.suspense.entry(client.to_string()).or_default().entry(code).or_default() += 1;
         }
-        let _ = write!(report, "{}", crate::ops::format_suspense(&items));
+        let _ = write!(report, "{}", crate::ops::format_suspense(&items, p.client.time_zone));
         for r in reports::rejected(&ports, &client).await? {
             *result.rejected.entry(client.to_string()).or_default().entry(r.code).or_default() += 1;
         }

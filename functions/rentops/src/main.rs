@@ -309,7 +309,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Suspense { data, client } => {
             let ports = open_existing(&data.data)?;
             let client = loaded_client(&ports, client).await?;
-            print!("{}", ops::format_suspense(&reports::suspense(&ports, &client).await?));
+            let tz = portfolio::client_settings(&ports.client_store(&client)).await?.time_zone;
+            print!("{}", ops::format_suspense(&reports::suspense(&ports, &client).await?, tz));
         }
         Command::Rejected { data, client } => {
             let ports = open_existing(&data.data)?;

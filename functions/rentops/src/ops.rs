@@ -15,17 +15,24 @@ use rentops_domain::matching::{SuspenseItem, SuspenseStatus};
 use rentops_ports::ClientId;
 
 /// The suspense list as a table a finance clerk reads.
-pub fn format_suspense(items: &[SuspenseItem]) -> String {
+/// Times are shown in the client's own time zone.
+pub fn format_suspense(items: &[SuspenseItem], tz: chrono_tz::Tz) -> String {
     let mut out = String::new();
     let open: Vec<_> = items.iter().filter(|i| matches!(i.status, SuspenseStatus::Open)).collect();
     let total: rust_decimal::Decimal = open.iter().map(|i| i.amount.amount).sum();
     let cur = open.first().map(|i| i.amount.currency.to_string()).unwrap_or_else(|| "CNY".into());
-    let _ = writeln!(out, "Suspense: {} open item(s), {cur} {:.2} waiting for a person", open.len(), total);
+    let _ = writeln!(
+        out,
+        "Suspense: {} open item(s), {cur} {:.2} waiting for a person (times in {})",
+        open.len(),
+        total,
+        tz.name()
+    );
     for i in &open {
         let _ = writeln!(
             out,
             "  {}  {:<9} {:<8} {:>14}  {}",
-            i.received_at.format("%Y-%m-%d %H:%M"),
+            i.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
             i.provider.as_str(),
             i.kind.as_str(),
             i.amount.grouped(),

@@ -70,6 +70,13 @@ impl Api {
         let r = match route(&req.method, &req.path) {
             Some(Route::Notify { client, provider }) => return self.webhook.handle(client, provider, &req).await,
             Some(r) => r,
+            None if ["GET", "POST"].iter().any(|m| *m != req.method && route(m, &req.path).is_some()) => {
+                return HttpResponse::error(
+                    405,
+                    "method_not_allowed",
+                    &format!("{} is not allowed on {}", req.method, req.path),
+                );
+            }
             None => return HttpResponse::error(404, "not_found", &format!("no route for {} {}", req.method, req.path)),
         };
         let (client, roles, action): (&str, &[Role], &'static str) = match &r {
@@ -192,6 +199,7 @@ mod tests {
         assert_eq!(route("GET", "/v1/clients/acme/summary"), Some(Route::Summary { client: "acme" }));
         assert_eq!(route("POST", "/v1/clients/acme/statements"), Some(Route::Statements { client: "acme" }));
         assert_eq!(route("GET", "/v1/clients/acme/notify/alipay"), None);
+        assert!(route("POST", "/v1/clients/acme/notify/alipay").is_some(), "so GET answers 405, not 404");
         assert_eq!(route("POST", "/v1/clients/acme/notify"), None);
         assert_eq!(route("POST", "/v1/clients/acme/notify/alipay/extra"), None);
     }
