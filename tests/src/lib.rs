@@ -28,7 +28,6 @@ use rentops_codecs::{Incoming, Notification, verify_with_config};
 use rentops_domain::billing::{Invoice, InvoiceStatus};
 use rentops_domain::ledger::{EntryKind, LedgerEntry};
 use rentops_domain::{EventKind, PaymentEvent, Provider};
-use rentops_ports::keys::prefix;
 use rentops_ports::{ClientId, Message, PortResult, Query, Queue, SendOptions, SkRange};
 use rentops_sample::{SampleNotification, SampleSpec, genuine_payments, issued_invoices, portfolio};
 use rust_decimal::Decimal;
@@ -503,18 +502,8 @@ pub async fn check_ledger(ports: &Ports, world: &World) -> PortResult<LedgerChec
                 continue;
             };
             let rec: LeaseRecord = meta.decode()?;
-            let invoices: Vec<Invoice> = store
-                .query_all(Query::table(&pk, prefix("INV#")))
-                .await?
-                .iter()
-                .map(|i| i.decode())
-                .collect::<Result<_, _>>()?;
-            let entries: Vec<LedgerEntry> = store
-                .query_all(Query::table(&pk, prefix("ENTRY#")))
-                .await?
-                .iter()
-                .map(|i| i.decode())
-                .collect::<Result<_, _>>()?;
+            let invoices: Vec<Invoice> = rentops_app::portfolio::lease_invoices(&store, &idx.number).await?;
+            let entries: Vec<LedgerEntry> = rentops_app::portfolio::lease_entries(&store, &idx.number).await?;
             let mut lease_payments = Decimal::ZERO;
             for en in &entries {
                 if en.kind != EntryKind::Payment {

@@ -34,7 +34,7 @@ use rentops_e2e::{
     KillableConsumer, World, check_ledger, delivery_order, dlq_name, send_all, wait_quiet, wait_until_posted,
 };
 use rentops_ports::conformance::faults::{FaultTiming, FlakyStore};
-use rentops_ports::{ManualClock, Queue, Store};
+use rentops_ports::{ManualClock, Store};
 
 const SEED: u64 = 20_260_611;
 const NOTIFICATIONS: usize = 60;

@@ -290,13 +290,7 @@ impl Poster {
         let Some((rec, version, account, invoices)) = self.load_account(store, lease).await? else {
             return Ok(Err(SuspenseReason::RefundOfUnknownPayment { provider_txn_id: event.provider_txn_id.clone() }));
         };
-        let pk = keys::lease(lease.as_str());
-        let entries: Vec<LedgerEntry> = store
-            .query_all(Query::table(&pk, prefix("ENTRY#")))
-            .await?
-            .iter()
-            .map(|i| i.decode())
-            .collect::<Result<_, _>>()?;
+        let entries = crate::portfolio::lease_entries(store, lease.as_str()).await?;
         let Some(payment) = entries.iter().find(|e| e.id == payment_entry) else {
             return Err(PostError::Retry(format!("payment entry {payment_entry} of lease {lease} not readable yet")));
         };
@@ -387,8 +381,7 @@ async fn suggestion_for(
     for idx in crate::portfolio::lease_index(store).await? {
         let Some(tenant) = payers.iter().find(|t| t.id == idx.tenant_id) else { continue };
         let accounts: Vec<String> = tenant.payer_accounts.iter().map(|a| a.account.clone()).collect();
-        for it in store.query_all(Query::table(keys::lease(&idx.number), prefix("INV#"))).await? {
-            let inv: Invoice = it.decode()?;
+        for inv in crate::portfolio::lease_invoices(store, &idx.number).await? {
             if inv.is_open() {
                 candidates.push(matching::Candidate {
                     lease: inv.lease.clone(),

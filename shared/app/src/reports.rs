@@ -2,10 +2,9 @@
 //! by project and building, the suspense list, rejected notifications.
 
 use chrono::{DateTime, Utc};
-use rentops_domain::billing::Invoice;
 use rentops_domain::matching::SuspenseItem;
 use rentops_domain::summary::{CollectionSummary, InvoiceRow};
-use rentops_ports::{ClientId, PortError, Query, SkRange, keys::prefix};
+use rentops_ports::{ClientId, PortError, Query, SkRange};
 
 use crate::ctx::Ports;
 use crate::keys;
@@ -27,8 +26,7 @@ pub async fn collection_summary(
             projects.get(&idx.project_id).map(|p| p.name.clone()).unwrap_or_else(|| idx.project_id.clone());
         let building_name =
             buildings.get(&idx.building_id).map(|b| b.name.clone()).unwrap_or_else(|| idx.building_id.clone());
-        for it in store.query_all(Query::table(keys::lease(&idx.number), prefix("INV#"))).await? {
-            let invoice: Invoice = it.decode()?;
+        for invoice in portfolio::lease_invoices(&store, &idx.number).await? {
             rows.push(InvoiceRow {
                 project_id: idx.project_id.clone(),
                 project_name: project_name.clone(),
