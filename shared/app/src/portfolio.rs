@@ -211,13 +211,29 @@ pub async fn lease_index(store: &ClientStore) -> Result<Vec<LeaseIndex>, PortErr
 }
 
 /// A lease's invoices, oldest period first (every one, open or not).
-pub async fn lease_invoices(store: &ClientStore, lease: &str) -> Result<Vec<rentops_domain::billing::Invoice>, PortError> {
-    store.query_all(rentops_ports::Query::table(keys::lease(lease), prefix("INV#"))).await?.iter().map(|i| i.decode()).collect()
+pub async fn lease_invoices(
+    store: &ClientStore,
+    lease: &str,
+) -> Result<Vec<rentops_domain::billing::Invoice>, PortError> {
+    store
+        .query_all(rentops_ports::Query::table(keys::lease(lease), prefix("INV#")))
+        .await?
+        .iter()
+        .map(|i| i.decode())
+        .collect()
 }
 
 /// A lease's ledger entries (payments, refunds, credit applications).
-pub async fn lease_entries(store: &ClientStore, lease: &str) -> Result<Vec<rentops_domain::ledger::LedgerEntry>, PortError> {
-    store.query_all(rentops_ports::Query::table(keys::lease(lease), prefix("ENTRY#"))).await?.iter().map(|i| i.decode()).collect()
+pub async fn lease_entries(
+    store: &ClientStore,
+    lease: &str,
+) -> Result<Vec<rentops_domain::ledger::LedgerEntry>, PortError> {
+    store
+        .query_all(rentops_ports::Query::table(keys::lease(lease), prefix("ENTRY#")))
+        .await?
+        .iter()
+        .map(|i| i.decode())
+        .collect()
 }
 
 /// Projects and buildings by id (for report labels).
