@@ -97,12 +97,8 @@ impl Api {
         };
         let now = ports.clock.now();
         let result = match r {
-            Route::Summary { .. } => {
-                reports::collection_summary(ports, &client, now).await.map(|s| json!(s)).map_err(|e| e.to_string())
-            }
-            Route::Suspense { .. } => {
-                reports::suspense(ports, &client).await.map(|s| json!(s)).map_err(|e| e.to_string())
-            }
+            Route::Summary { .. } => reports::collection_summary(ports, &client, now).await.map(|s| json!(s)),
+            Route::Suspense { .. } => reports::suspense(ports, &client).await.map(|s| json!(s)),
             Route::Statements { .. } => {
                 let name = query_param(req.query.as_deref(), "name").unwrap_or_default();
                 let format = match query_param(req.query.as_deref(), "format").as_deref() {
@@ -137,14 +133,17 @@ impl Api {
                     Err(statements::ImportError::Parse(m)) => {
                         return HttpResponse::error(422, "unreadable_statement", &m);
                     }
-                    Err(e) => Err(e.to_string()),
+                    Err(statements::ImportError::WrongAccount(m)) => {
+                        return HttpResponse::error(422, "not_our_account", &m);
+                    }
+                    Err(statements::ImportError::Port(e)) => Err(e),
                 }
             }
             Route::Notify { .. } => unreachable!("handled above"),
         };
         match result {
             Ok(v) => HttpResponse::json(200, &v),
-            Err(e) if e.starts_with("not found") => HttpResponse::error(404, "unknown_client", "no such client"),
+            Err(rentops_ports::PortError::NotFound(_)) => HttpResponse::error(404, "unknown_client", "no such client"),
             Err(e) => {
                 tracing::warn!(error = %e, %client, "request failed");
                 HttpResponse::error(503, "unavailable", "storage is unavailable; try again")

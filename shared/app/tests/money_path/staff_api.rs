@@ -93,6 +93,15 @@ async fn finance_reads_the_summary_and_uploads_an_audited_statement() {
 
     let r = api.handle(req("POST", "/v1/clients/acme/statements", Some(&finance), b"not a statement".to_vec())).await;
     assert_eq!(r.status, 422, "{}", r.body_text());
+    // A statement of somebody else's account is refused before anything is booked.
+    h.load(&beta_portfolio()).await;
+    let beta_finance = token(&h, "beta", Role::Finance);
+    let xml = camt053_v8(&[CamtLine::credit("API-2", "3200.00", "2026-04-02T10:00:00+08:00", "房租 L-000001")]);
+    let r = api.handle(req("POST", "/v1/clients/beta/statements", Some(&beta_finance), xml)).await;
+    assert_eq!((r.status, r.body_text().contains("not_our_account")), (422, true), "{}", r.body_text());
+    let r =
+        api.handle(req("GET", "/v1/clients/nobody/summary", Some(&token(&h, "nobody", Role::Finance)), vec![])).await;
+    assert_eq!(r.status, 404, "{}", r.body_text());
     let supervisor = token(&h, "acme", Role::Supervisor);
     let r = api.handle(req("POST", "/v1/clients/acme/statements", Some(&supervisor), b"x".to_vec())).await;
     assert_eq!(r.status, 403);
