@@ -99,6 +99,18 @@ impl World {
     }
 
     /// The clients of the portfolio.
+    /// Month start, as the schedules do it: load the portfolio and run the bill run.
+    /// Asserts the bill run issued exactly the invoices the sample planned; returns how many.
+    pub async fn load_and_bill(&self, ports: &Ports) -> usize {
+        for p in &self.portfolio.clients {
+            rentops_app::portfolio::load(ports, p).await.expect("load portfolio");
+        }
+        let reports = rentops_app::billrun::run_all_clients(ports).await.expect("bill run");
+        let issued: usize = reports.iter().map(|r| r.issued).sum();
+        assert_eq!(issued, issued_invoices(&self.portfolio, &self.spec).len(), "bills issued");
+        issued
+    }
+
     pub fn clients(&self) -> Vec<ClientId> {
         self.portfolio.clients.iter().map(|c| ClientId::new(c.client.id.clone()).expect("sample client id")).collect()
     }

@@ -25,7 +25,6 @@ use rentops_app::Ports;
 use rentops_app::api::Api;
 use rentops_app::ctx::queues;
 use rentops_app::webhook::{WebhookService, provider_secret_name};
-use rentops_app::{billrun, portfolio};
 use rentops_aws::{
     DynamoStore, S3Blob, SecretsManagerSecrets, SqsQueue, dynamodb_client, load_sdk_config, s3_client,
     secretsmanager_client, sqs_client,
@@ -129,13 +128,7 @@ fn notifications_delivered_three_times_with_faults_and_kills_post_exactly_once_o
     let flaky = Arc::new(FlakyStore::new(clean.store.clone(), SEED, 0.0).with_timing(FaultTiming::Mixed));
     let ports = Ports { store: flaky.clone(), ..clean.clone() };
 
-    let issued = rt.block_on(async {
-        for p in &world.portfolio.clients {
-            portfolio::load(&ports, p).await.expect("load portfolio");
-        }
-        billrun::run_all_clients(&ports).await.expect("bill run").iter().map(|r| r.issued).sum::<usize>()
-    });
-    assert_eq!(issued, rentops_sample::issued_invoices(&world.portfolio, &world.spec).len(), "bills issued");
+    rt.block_on(world.load_and_bill(&ports));
     clock.set(world.at);
     flaky.set_rate(FAULT_RATE);
 

@@ -17,7 +17,6 @@ use rentops::runner::Server;
 use rentops_app::Ports;
 use rentops_app::api::Api;
 use rentops_app::webhook::WebhookService;
-use rentops_app::{billrun, portfolio};
 use rentops_e2e::{
     KillableConsumer, World, check_ledger, delivery_order, dlq_name, peak_memory_kib, send_all, wait_quiet,
     wait_until_posted,
@@ -78,13 +77,7 @@ fn thousands_of_notifications_delivered_three_times_with_faults_and_kills_post_e
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
 
     // Month start: portfolio and bill run (no faults yet; they have their own tests).
-    let issued = rt.block_on(async {
-        for p in &world.portfolio.clients {
-            portfolio::load(&ports, p).await.expect("load portfolio");
-        }
-        billrun::run_all_clients(&ports).await.expect("bill run").iter().map(|r| r.issued).sum::<usize>()
-    });
-    assert_eq!(issued, rentops_sample::issued_invoices(&world.portfolio, &world.spec).len(), "bills issued");
+    let issued = rt.block_on(world.load_and_bill(&ports));
     clock.set(world.at);
 
     // Notifications arrive; the store starts failing; consumers keep dying.
