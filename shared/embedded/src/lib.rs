@@ -5,15 +5,18 @@
 //! |------|---------|--------|
 //! | `Store` | [`SqliteStore`] (one SQLite table mirroring the DynamoDB single table) | [`store`] |
 //! | `Queue` | [`SqliteQueue`] (SQS semantics: visibility, receive count, DLQ, dedup) | [`queue`] |
-//! | `Blob` | [`DirBlob`] (a directory; presigned uploads served by the local runner) | [`blob`] |
+//! | `Blob` | [`LocalBlob`] (rows of the same database; large content in files; presigned uploads served by the local runner) | [`blob`] |
+//! | `Intake` | [`SqliteIntake`] (blob + record + message in one transaction) | [`intake`] |
 //! | `Secrets` | [`FileSecrets`] (a private JSON file) | [`secrets`] |
 //!
-//! [`EmbeddedBackend::open`] lays all four out in one directory. SQLite
-//! plumbing shared by store and queue (connection, pragmas, error mapping,
-//! blocking calls off the runtime) lives in `sqlite.rs`. All four pass the
-//! shared conformance suite (`tests/conformance.rs`).
+//! [`EmbeddedBackend::open`] lays them out in one directory, store, queue,
+//! blobs and intake on ONE SQLite database so that an intake is one
+//! transaction. The SQLite plumbing (pragmas, the writer thread with group
+//! commit, error mapping) lives in `sqlite.rs`. All pass the shared
+//! conformance suite (`tests/conformance.rs`).
 
 pub mod blob;
+pub mod intake;
 pub mod queue;
 pub mod secrets;
 mod sqlite;
@@ -25,7 +28,8 @@ use std::time::Duration;
 
 use rentops_ports::{PortError, PortResult};
 
-pub use blob::DirBlob;
+pub use blob::LocalBlob;
+pub use intake::SqliteIntake;
 pub use queue::{QueueConfig, SqliteQueue};
 pub use secrets::FileSecrets;
 pub use store::SqliteStore;
@@ -58,9 +62,8 @@ impl Default for EmbeddedOptions {
 
 /// All four embedded adapters over one directory:
 /// ```text
-/// <dir>/rentops.sqlite     store
-/// <dir>/queue.sqlite       queues
-/// <dir>/blobs/             blob store (objects/, tmp/)
+/// <dir>/rentops.sqlite     store, queues and blobs (one database: atomic intake, group commit)
+/// <dir>/blobs/             content of blobs over 256 KiB (large/), temporary files (tmp/)
 /// <dir>/blob-signing.key   32 random bytes signing presigned URLs (mode 0600)
 /// <dir>/secrets.json       secrets (created empty, mode 0600)
 /// ```
@@ -69,7 +72,8 @@ pub struct EmbeddedBackend {
     pub dir: PathBuf,
     pub store: Arc<SqliteStore>,
     pub queue: Arc<SqliteQueue>,
-    pub blob: Arc<DirBlob>,
+    pub blob: Arc<LocalBlob>,
+    pub intake: Arc<SqliteIntake>,
     pub secrets: Arc<FileSecrets>,
 }
 
@@ -91,11 +95,15 @@ impl EmbeddedBackend {
         let queue_refs: Vec<(&str, QueueConfig)> = queues.iter().map(|(n, c)| (n.as_str(), *c)).collect();
         let secrets_path = dir.join("secrets.json");
         FileSecrets::create_if_missing(&secrets_path)?;
+        let db = sqlite::Db::open(&dir.join("rentops.sqlite"), "")?;
+        let queue = SqliteQueue::with_db(db.clone(), &queue_refs)?;
         Ok(EmbeddedBackend {
-            store: Arc::new(SqliteStore::open(dir.join("rentops.sqlite"))?),
-            queue: Arc::new(SqliteQueue::open(dir.join("queue.sqlite"), &queue_refs)?),
-            blob: Arc::new(DirBlob::open(
-                dir.join("blobs"),
+            store: Arc::new(SqliteStore::with_db(db.clone())?),
+            intake: Arc::new(SqliteIntake::new(db.clone(), queue.clone())),
+            queue: Arc::new(queue),
+            blob: Arc::new(LocalBlob::with_db(
+                db,
+                &dir.join("blobs"),
                 signing_key(&dir.join("blob-signing.key"))?,
                 options.base_url,
             )?),

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rentops_ports::{Message, PortError, PortResult, Queue, SendOptions};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::sqlite::{Db, map_err};
 
@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS dedup (
     sent_at    INTEGER NOT NULL,
     PRIMARY KEY (queue, dedup_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_sent ON dedup (sent_at);
 ";
 
 /// The embedded queue. Cheap to clone; safe to share between tasks.
@@ -100,6 +101,13 @@ impl SqliteQueue {
     pub fn open(path: impl AsRef<Path>, queues: &[(&str, QueueConfig)]) -> PortResult<SqliteQueue> {
         let configs = Self::configs(queues)?;
         Ok(SqliteQueue { db: Db::open(path.as_ref(), SCHEMA)?, configs })
+    }
+
+    /// The queues on a database shared with the other embedded adapters.
+    pub(crate) fn with_db(db: Db, queues: &[(&str, QueueConfig)]) -> PortResult<SqliteQueue> {
+        let configs = Self::configs(queues)?;
+        db.apply_schema_blocking(SCHEMA)?;
+        Ok(SqliteQueue { db, configs })
     }
 
     /// A queue database in private memory (tests).
@@ -151,24 +159,17 @@ impl SqliteQueue {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+/// A checked message, ready to be written by [`send_in`].
+pub(crate) struct PreparedSend {
+    queue: String,
+    body: String,
+    attributes: String,
+    options: SendOptions,
 }
 
-fn ms(d: Duration) -> i64 {
-    d.as_millis().min(i64::MAX as u128) as i64
-}
-
-fn check_visibility(visibility: Duration) -> PortResult<()> {
-    if visibility > MAX_VISIBILITY {
-        return Err(PortError::Invalid(format!("visibility timeout {visibility:?} is over the 12 h limit")));
-    }
-    Ok(())
-}
-
-#[async_trait::async_trait]
-impl Queue for SqliteQueue {
-    async fn send(&self, queue: &str, body: &str, options: SendOptions) -> PortResult<String> {
+impl SqliteQueue {
+    /// Check a message against the queue's limits (SQS's), before the write.
+    pub(crate) fn prepare_send(&self, queue: &str, body: &str, options: SendOptions) -> PortResult<PreparedSend> {
         self.target(queue)?;
         let attr_bytes: usize = options.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
         if body.is_empty() || body.len() + attr_bytes > MAX_MESSAGE_BYTES {
@@ -189,46 +190,66 @@ impl Queue for SqliteQueue {
         }
         let attributes = serde_json::to_string(&options.attributes)
             .map_err(|e| PortError::Invalid(format!("message attributes: {e}")))?;
-        let (queue, body) = (queue.to_string(), body.to_string());
-        self.db
-            .run(move |conn| {
-                let ctx = format!("sending to queue {queue}");
-                let tx =
-                    conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(&ctx, e))?;
-                let now = now_ms();
-                if let Some(dedup) = &options.dedup_id {
-                    tx.execute("DELETE FROM dedup WHERE sent_at < ?1", params![now - ms(DEDUP_WINDOW)])
-                        .map_err(|e| map_err(&ctx, e))?;
-                    let earlier: Option<String> = tx
-                        .query_row(
-                            "SELECT message_id FROM dedup WHERE queue = ?1 AND dedup_id = ?2",
-                            params![queue, dedup],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(|e| map_err(&ctx, e))?;
-                    if let Some(id) = earlier {
-                        return Ok(id);
-                    }
-                }
-                let id = uuid::Uuid::new_v4().to_string();
-                tx.execute(
-                    "INSERT INTO messages (queue, id, body, attributes, group_id, visible_at, receive_count, sent_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
-                    params![queue, id, body, attributes, options.group_id, now + ms(delay), now],
-                )
-                .map_err(|e| map_err(&ctx, e))?;
-                if let Some(dedup) = &options.dedup_id {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO dedup (queue, dedup_id, message_id, sent_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![queue, dedup, id, now],
-                    )
-                    .map_err(|e| map_err(&ctx, e))?;
-                }
-                tx.commit().map_err(|e| map_err(&ctx, e))?;
-                Ok(id)
-            })
-            .await
+        Ok(PreparedSend { queue: queue.to_string(), body: body.to_string(), attributes, options })
+    }
+}
+
+/// Write a checked message (inside a writer job). Returns its id; with a
+/// dedup id seen in the last [`DEDUP_WINDOW`], the earlier message's id.
+pub(crate) fn send_in(tx: &rusqlite::Connection, m: &PreparedSend) -> PortResult<String> {
+    let (queue, options) = (&m.queue, &m.options);
+    let ctx = || format!("sending to queue {queue}");
+    let now = now_ms();
+    if let Some(dedup) = &options.dedup_id {
+        tx.prepare_cached("DELETE FROM dedup WHERE sent_at < ?1")
+            .and_then(|mut st| st.execute(params![now - ms(DEDUP_WINDOW)]))
+            .map_err(|e| map_err(&ctx(), e))?;
+        let earlier: Option<String> = tx
+            .prepare_cached("SELECT message_id FROM dedup WHERE queue = ?1 AND dedup_id = ?2")
+            .and_then(|mut st| st.query_row(params![queue, dedup], |r| r.get(0)).optional())
+            .map_err(|e| map_err(&ctx(), e))?;
+        if let Some(id) = earlier {
+            return Ok(id);
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let delay = options.delay.unwrap_or(Duration::ZERO);
+    tx.prepare_cached(
+        "INSERT INTO messages (queue, id, body, attributes, group_id, visible_at, receive_count, sent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+    )
+    .and_then(|mut st| st.execute(params![queue, id, m.body, m.attributes, options.group_id, now + ms(delay), now]))
+    .map_err(|e| map_err(&ctx(), e))?;
+    if let Some(dedup) = &options.dedup_id {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO dedup (queue, dedup_id, message_id, sent_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut st| st.execute(params![queue, dedup, id, now]))
+        .map_err(|e| map_err(&ctx(), e))?;
+    }
+    Ok(id)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+fn check_visibility(visibility: Duration) -> PortResult<()> {
+    if visibility > MAX_VISIBILITY {
+        return Err(PortError::Invalid(format!("visibility timeout {visibility:?} is over the 12 h limit")));
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Queue for SqliteQueue {
+    async fn send(&self, queue: &str, body: &str, options: SendOptions) -> PortResult<String> {
+        let send = self.prepare_send(queue, body, options)?;
+        self.db.run(move |conn| send_in(conn, &send)).await
     }
 
     async fn receive(&self, queue: &str, max: u32, visibility: Duration) -> PortResult<Vec<Message>> {
@@ -245,8 +266,7 @@ impl Queue for SqliteQueue {
             .run(move |conn| {
                 let ctx = format!("receiving from queue {queue}");
                 let dlq = format!("{queue}{DLQ_SUFFIX}");
-                let tx =
-                    conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(&ctx, e))?;
+                let tx = conn;
                 let now = now_ms();
                 let mut out = Vec::new();
                 // Scan forward by seq so a message claimed with zero visibility
@@ -304,7 +324,6 @@ impl Queue for SqliteQueue {
                         break;
                     }
                 }
-                tx.commit().map_err(|e| map_err(&ctx, e))?;
                 Ok(out)
             })
             .await

@@ -10,8 +10,8 @@
 //!   a `gsi1pk` without `gsi1sk` (or vice versa) and items over 400 KB are
 //!   [`PortError::Invalid`];
 //! * sort keys compare as UTF-8 bytes (SQLite's BINARY collation), as in DynamoDB;
-//! * transactions: 1..=100 ops, no two on one key, all-or-nothing in one
-//!   `BEGIN IMMEDIATE` SQLite transaction; a failed condition cancels the whole
+//! * transactions: 1..=100 ops, no two on one key, all-or-nothing (one
+//!   savepoint of the writer's batch, see `sqlite.rs`); a failed condition cancels the whole
 //!   transaction with a per-op reason `ConditionalCheckFailed: ...`;
 //! * query pages hold at most [`MAX_PAGE`] items; the cursor is opaque
 //!   (base64url JSON of the last key) and bound to the query's index and
@@ -26,7 +26,7 @@ use rentops_ports::keys::check_pk;
 use rentops_ports::{
     Condition, Index, Item, MAX_TRANSACTION_WRITES, Page, PortError, PortResult, Query, SkRange, Store, WriteOp,
 };
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::sqlite::{Db, map_err};
@@ -65,6 +65,12 @@ impl SqliteStore {
         Ok(SqliteStore { db: Db::open(path.as_ref(), SCHEMA)? })
     }
 
+    /// The store on a database shared with the other embedded adapters.
+    pub(crate) fn with_db(db: Db) -> PortResult<SqliteStore> {
+        db.apply_schema_blocking(SCHEMA)?;
+        Ok(SqliteStore { db })
+    }
+
     /// A store in private memory, gone when dropped (unit tests of other crates).
     pub fn open_in_memory() -> PortResult<SqliteStore> {
         Ok(SqliteStore { db: Db::open_in_memory(SCHEMA)? })
@@ -92,7 +98,7 @@ fn check_key(pk: &str, sk: &str) -> PortResult<()> {
 }
 
 /// Validate an item and serialise its body.
-fn prepare(item: &Item) -> PortResult<String> {
+pub(crate) fn prepare(item: &Item) -> PortResult<String> {
     check_key(&item.pk, &item.sk)?;
     match (&item.gsi1pk, &item.gsi1sk) {
         (None, None) => {}
@@ -125,9 +131,9 @@ fn prepare(item: &Item) -> PortResult<String> {
 
 // ------------------------------------------------------------------ conditions
 
-fn current_version(tx: &Transaction<'_>, pk: &str, sk: &str) -> PortResult<Option<u64>> {
-    tx.query_row("SELECT version FROM items WHERE pk = ?1 AND sk = ?2", params![pk, sk], |r| r.get::<_, i64>(0))
-        .optional()
+fn current_version(tx: &Connection, pk: &str, sk: &str) -> PortResult<Option<u64>> {
+    tx.prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut st| st.query_row(params![pk, sk], |r| r.get::<_, i64>(0)).optional())
         .map(|v| v.map(|v| v as u64))
         .map_err(|e| map_err(&format!("reading {pk}/{sk}"), e))
 }
@@ -146,30 +152,21 @@ fn evaluate(condition: Condition, current: Option<u64>) -> Result<(), String> {
     }
 }
 
-fn write_item(tx: &Transaction<'_>, item: &Item, body: &str, version: u64) -> PortResult<()> {
-    tx.execute(
+fn write_item(tx: &Connection, item: &Item, body: &str, version: u64) -> PortResult<()> {
+    tx.prepare_cached(
         "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, body, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (pk, sk) DO UPDATE SET
              gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk, body = excluded.body, version = excluded.version",
-        params![item.pk, item.sk, item.gsi1pk, item.gsi1sk, body, version as i64],
     )
+    .and_then(|mut st| st.execute(params![item.pk, item.sk, item.gsi1pk, item.gsi1sk, body, version as i64]))
     .map_err(|e| map_err(&format!("writing {}/{}", item.pk, item.sk), e))?;
     Ok(())
 }
 
-fn delete_item(tx: &Transaction<'_>, pk: &str, sk: &str) -> PortResult<()> {
+fn delete_item(tx: &Connection, pk: &str, sk: &str) -> PortResult<()> {
     tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![pk, sk])
         .map_err(|e| map_err(&format!("deleting {pk}/{sk}"), e))?;
     Ok(())
-}
-
-fn begin(conn: &mut rusqlite::Connection) -> PortResult<Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| map_err("starting a write transaction", e))
-}
-
-fn commit(tx: Transaction<'_>) -> PortResult<()> {
-    tx.commit().map_err(|e| map_err("committing", e))
 }
 
 fn row_to_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Item, String)> {
@@ -237,7 +234,7 @@ fn decode_cursor(q: &Query, s: &str) -> PortResult<Vec<String>> {
 
 // ------------------------------------------------------------------ query
 
-fn run_query(conn: &mut rusqlite::Connection, q: &Query) -> PortResult<Page> {
+fn run_query(conn: &Connection, q: &Query) -> PortResult<Page> {
     check_pk(&q.pk)?;
     let limit = match q.limit {
         Some(0) => return Err(PortError::Invalid("query limit must be at least 1".into())),
@@ -350,30 +347,53 @@ fn prepare_ops(ops: Vec<WriteOp>) -> PortResult<Vec<Prepared>> {
     Ok(out)
 }
 
-fn run_transact(conn: &mut rusqlite::Connection, ops: Vec<Prepared>) -> PortResult<()> {
-    let tx = begin(conn)?;
+fn run_transact(tx: &Connection, ops: Vec<Prepared>) -> PortResult<()> {
     let mut versions = Vec::with_capacity(ops.len());
     let mut reasons = Vec::with_capacity(ops.len());
     for op in &ops {
         let (pk, sk) = op.key();
-        let current = current_version(&tx, pk, sk)?;
+        let current = current_version(tx, pk, sk)?;
         reasons.push(
             evaluate(op.condition(), current).err().map(|why| format!("ConditionalCheckFailed: {pk}/{sk}: {why}")),
         );
         versions.push(current);
     }
     if reasons.iter().any(Option::is_some) {
-        // Dropping `tx` rolls back; nothing was written anyway.
+        // Nothing was written (the job's savepoint is rolled back anyway).
         return Err(PortError::TransactionCancelled { reasons });
     }
     for (op, current) in ops.iter().zip(versions) {
         match op {
-            Prepared::Put { item, body, .. } => write_item(&tx, item, body, current.map_or(1, |v| v + 1))?,
-            Prepared::Delete { pk, sk, .. } => delete_item(&tx, pk, sk)?,
+            Prepared::Put { item, body, .. } => write_item(tx, item, body, current.map_or(1, |v| v + 1))?,
+            Prepared::Delete { pk, sk, .. } => delete_item(tx, pk, sk)?,
             Prepared::Check { .. } => {}
         }
     }
-    commit(tx)
+    Ok(())
+}
+
+// ------------------------------------------------------------------ single items
+
+/// Read one item (inside a writer job).
+pub(crate) fn get_in(conn: &Connection, pk: &str, sk: &str) -> PortResult<Option<Item>> {
+    let ctx = || format!("reading {pk}/{sk}");
+    let mut stmt = conn
+        .prepare_cached("SELECT pk, sk, gsi1pk, gsi1sk, body, version FROM items WHERE pk = ?1 AND sk = ?2")
+        .map_err(|e| map_err(&ctx(), e))?;
+    let row = stmt.query_row(params![pk, sk], row_to_item).optional().map_err(|e| map_err(&ctx(), e))?;
+    row.map(finish_item).transpose()
+}
+
+/// Conditionally put one item whose `body` was checked by [`prepare`] (inside
+/// a writer job). Returns the new version.
+pub(crate) fn put_in(conn: &Connection, item: &Item, body: &str, condition: Condition) -> PortResult<u64> {
+    let current = current_version(conn, &item.pk, &item.sk)?;
+    if let Err(why) = evaluate(condition, current) {
+        return Err(PortError::ConditionFailed(format!("{}/{}: {why}", item.pk, item.sk)));
+    }
+    let version = current.map_or(1, |v| v + 1);
+    write_item(conn, item, body, version)?;
+    Ok(version)
 }
 
 // ------------------------------------------------------------------ the port
@@ -383,47 +403,24 @@ impl Store for SqliteStore {
     async fn get(&self, pk: &str, sk: &str) -> PortResult<Option<Item>> {
         check_key(pk, sk)?;
         let (pk, sk) = (pk.to_string(), sk.to_string());
-        self.db
-            .run(move |conn| {
-                let ctx = format!("reading {pk}/{sk}");
-                let mut stmt = conn
-                    .prepare_cached("SELECT pk, sk, gsi1pk, gsi1sk, body, version FROM items WHERE pk = ?1 AND sk = ?2")
-                    .map_err(|e| map_err(&ctx, e))?;
-                let row = stmt.query_row(params![pk, sk], row_to_item).optional().map_err(|e| map_err(&ctx, e))?;
-                row.map(finish_item).transpose()
-            })
-            .await
+        self.db.run(move |conn| get_in(conn, &pk, &sk)).await
     }
 
     async fn put(&self, item: Item, condition: Condition) -> PortResult<u64> {
         let body = prepare(&item)?;
-        self.db
-            .run(move |conn| {
-                let tx = begin(conn)?;
-                let current = current_version(&tx, &item.pk, &item.sk)?;
-                if let Err(why) = evaluate(condition, current) {
-                    return Err(PortError::ConditionFailed(format!("{}/{}: {why}", item.pk, item.sk)));
-                }
-                let version = current.map_or(1, |v| v + 1);
-                write_item(&tx, &item, &body, version)?;
-                commit(tx)?;
-                Ok(version)
-            })
-            .await
+        self.db.run(move |conn| put_in(conn, &item, &body, condition)).await
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> PortResult<()> {
         check_key(pk, sk)?;
         let (pk, sk) = (pk.to_string(), sk.to_string());
         self.db
-            .run(move |conn| {
-                let tx = begin(conn)?;
-                let current = current_version(&tx, &pk, &sk)?;
+            .run(move |tx| {
+                let current = current_version(tx, &pk, &sk)?;
                 if let Err(why) = evaluate(condition, current) {
                     return Err(PortError::ConditionFailed(format!("{pk}/{sk}: {why}")));
                 }
-                delete_item(&tx, &pk, &sk)?;
-                commit(tx)
+                delete_item(tx, &pk, &sk)
             })
             .await
     }

@@ -40,9 +40,9 @@ async fn sqlite_queue_passes_the_queue_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn dir_blob_passes_the_blob_suite() {
+async fn local_blob_passes_the_blob_suite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let blob = rentops_embedded::DirBlob::open(dir.path(), [7u8; 32], "http://127.0.0.1:8080").expect("open blob");
+    let blob = rentops_embedded::LocalBlob::open(dir.path(), [7u8; 32], "http://127.0.0.1:8080").expect("open blob");
     conformance::blob_suite(Arc::new(blob), &ns()).await;
 }
 
@@ -62,14 +62,22 @@ async fn file_secrets_pass_the_secrets_suite() {
 async fn embedded_backend_passes_all_suites() {
     let dir = tempfile::tempdir().expect("tempdir");
     let q = ns();
+    let iq = ns();
     let options = rentops_embedded::EmbeddedOptions {
-        extra_queues: vec![(q.clone(), suite_queue(&q)[0].1)],
+        extra_queues: vec![(q.clone(), suite_queue(&q)[0].1), (iq.clone(), suite_queue(&iq)[0].1)],
         ..Default::default()
     };
     let backend = rentops_embedded::EmbeddedBackend::open_with(dir.path(), options).expect("open backend");
     conformance::store_suite(backend.store.clone(), &ns()).await;
     conformance::blob_suite(backend.blob.clone(), &ns()).await;
     conformance::queue_suite(backend.queue.clone(), &q).await;
+    let parts = conformance::IntakeBackend {
+        intake: backend.intake.clone(),
+        store: backend.store.clone(),
+        blob: backend.blob.clone(),
+        queue: backend.queue.clone(),
+    };
+    conformance::intake_suite(parts, &ns(), &iq).await;
     // The default queue exists with its documented settings.
     assert_eq!(backend.queue.config("payment-events").map(|c| c.max_receive_count), Some(5));
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use rentops_embedded::{DirBlob, EmbeddedBackend, FileSecrets, QueueConfig, SqliteQueue, SqliteStore};
+use rentops_embedded::{EmbeddedBackend, FileSecrets, LocalBlob, QueueConfig, SqliteQueue, SqliteStore};
 use rentops_ports::conformance::faults::{FaultTiming, FlakyStore};
 use rentops_ports::{Blob, Condition, Item, PortError, PutMode, Queue, SendOptions, Store};
 use serde_json::json;
@@ -45,7 +45,7 @@ fn invalid_msg<T: std::fmt::Debug>(r: Result<T, PortError>) -> String {
 #[tokio::test]
 async fn presigned_upload_urls_verify_and_reject_expired_or_tampered() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let blob = DirBlob::open(dir.path(), [42u8; 32], "http://127.0.0.1:9000/").expect("open");
+    let blob = LocalBlob::open(dir.path(), [42u8; 32], "http://127.0.0.1:9000/").expect("open");
     let key = "acme/uploads/ticket T-1/photo #1.jpg";
     let url = blob.presign_put(key, "image/jpeg", Duration::from_secs(600)).await.expect("presign");
     let path = url.split_once('?').map(|(p, _)| p).expect("query");
@@ -73,7 +73,7 @@ async fn presigned_upload_urls_verify_and_reject_expired_or_tampered() {
     assert!(invalid_msg(blob.verify_presigned(key, expires, &ct, "zz-not-hex", now)).contains("not hex"));
 
     // Another signing key does not accept this link.
-    let other = DirBlob::open(dir.path(), [43u8; 32], "http://127.0.0.1:9000").expect("open");
+    let other = LocalBlob::open(dir.path(), [43u8; 32], "http://127.0.0.1:9000").expect("open");
     assert!(other.verify_presigned(key, expires, &ct, sig, now).is_err());
     // Lifetimes beyond S3's 7 days are refused.
     invalid_msg(blob.presign_put(key, "image/jpeg", Duration::from_secs(8 * 24 * 3600)).await);
@@ -83,7 +83,7 @@ async fn presigned_upload_urls_verify_and_reject_expired_or_tampered() {
 async fn blob_keys_cannot_escape_the_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("blobs");
-    let blob = DirBlob::open(&root, [1u8; 32], "http://localhost").expect("open");
+    let blob = LocalBlob::open(&root, [1u8; 32], "http://localhost").expect("open");
     for key in [
         "../escape",
         "a/../../escape",
@@ -109,10 +109,9 @@ async fn blob_keys_cannot_escape_the_directory() {
     assert!(matches!(blob.put(&long, vec![], "text/plain", PutMode::Overwrite).await, Err(PortError::Invalid(_))));
     assert!(!dir.path().join("escape").exists(), "nothing was written outside the root");
 
-    // '#' and '..' inside a segment are fine and stay inside objects/.
+    // '#' and '..' inside a segment are fine.
     blob.put("C#acme#/raw/x..y", b"ok".to_vec(), "text/plain", PutMode::CreateOnly).await.expect("put");
-    let file = root.join("objects").join("C%23acme%23.d").join("raw.d").join("x..y.blob");
-    assert_eq!(std::fs::read(&file).expect("mapped file"), b"ok");
+    assert_eq!(blob.get("C#acme#/raw/x..y").await.expect("get"), Some(b"ok".to_vec()));
     // An object and a "directory" of the same name coexist, as in S3.
     blob.put("C#acme#", b"parent".to_vec(), "text/plain", PutMode::CreateOnly).await.expect("put parent");
     assert_eq!(blob.get("C#acme#").await.expect("get"), Some(b"parent".to_vec()));
@@ -124,7 +123,7 @@ async fn blob_keys_cannot_escape_the_directory() {
 #[tokio::test]
 async fn blob_sidecar_and_create_only_race() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let blob = Arc::new(DirBlob::open(dir.path(), [1u8; 32], "http://localhost").expect("open"));
+    let blob = Arc::new(LocalBlob::open(dir.path(), [1u8; 32], "http://localhost").expect("open"));
     blob.put("a/b.json", b"{}".to_vec(), "application/json", PutMode::Overwrite).await.expect("put");
     let meta = blob.head("a/b.json").await.expect("head").expect("exists");
     assert_eq!(meta.sha256.as_deref(), Some("44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"));
@@ -142,6 +141,29 @@ async fn blob_sidecar_and_create_only_race() {
     }
     assert_eq!(wins, 1, "exactly one create-only writer wins");
     assert!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").next().is_none(), "no temp files left behind");
+}
+
+#[tokio::test]
+async fn large_blobs_live_in_content_addressed_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blob = LocalBlob::open(dir.path(), [1u8; 32], "http://localhost").expect("open");
+    let big: Vec<u8> = (0..(rentops_embedded::blob::INLINE_MAX + 1)).map(|i| (i % 251) as u8).collect();
+    blob.put("photos/t1.jpg", big.clone(), "image/jpeg", PutMode::CreateOnly).await.expect("put large");
+    blob.put("photos/t1-copy.jpg", big.clone(), "image/jpeg", PutMode::CreateOnly).await.expect("put same bytes");
+    assert_eq!(blob.get("photos/t1.jpg").await.expect("get"), Some(big.clone()));
+    let meta = blob.head("photos/t1-copy.jpg").await.expect("head").expect("exists");
+    assert_eq!(meta.size, big.len() as u64);
+    let sha = meta.sha256.expect("sha256");
+    let file = dir.path().join("large").join(&sha[..2]).join(&sha);
+    assert_eq!(std::fs::read(&file).expect("content file"), big, "one content-addressed file for both keys");
+    assert_eq!(std::fs::read_dir(dir.path().join("large").join(&sha[..2])).expect("dir").count(), 1);
+    // A damaged store says which file is missing instead of returning nothing.
+    std::fs::remove_file(&file).expect("remove");
+    let err = blob.get("photos/t1.jpg").await.expect_err("missing content");
+    assert!(err.to_string().contains("is missing"), "{err}");
+    // Small content stays in the database: no file.
+    blob.put("raw/n.json", b"{}".to_vec(), "application/json", PutMode::CreateOnly).await.expect("put small");
+    assert_eq!(std::fs::read_dir(dir.path().join("large")).expect("large").count(), 1);
 }
 
 fn queue_config(max_receive_count: u32) -> QueueConfig {

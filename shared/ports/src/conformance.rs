@@ -11,6 +11,8 @@
 //! * [`queue_suite`] — send/receive/delete, visibility, redelivery, DLQ after
 //!   `max_receive_count`, redrive, depth, concurrent receivers. (`conformance/queue.rs`)
 //! * [`blob_suite`] — put/get/head, create-only, list by prefix, presign. (`conformance/blob.rs`)
+//! * [`intake_suite`] — the atomic intake (blob + record + message), checked
+//!   through the same backend's store, blob and queue. (`conformance/intake.rs`)
 //! * [`secrets_suite`] — present/absent secrets, redacted `Debug`. (`conformance/secrets.rs`)
 //! * [`faults`] — [`faults::FlakyStore`], a store wrapper injecting transient
 //!   errors on a seeded schedule, optionally *after* the write landed.
@@ -20,11 +22,13 @@
 
 mod blob;
 pub mod faults;
+mod intake;
 mod queue;
 mod secrets;
 mod store;
 
 pub use blob::blob_suite;
+pub use intake::{IntakeBackend, intake_suite};
 pub use queue::queue_suite;
 pub use secrets::secrets_suite;
 pub use store::store_suite;

@@ -267,6 +267,46 @@ pub trait Blob: Send + Sync {
     async fn presign_put(&self, key: &str, content_type: &str, expires: Duration) -> PortResult<String>;
 }
 
+// ---------------------------------------------------------------- intake
+
+/// One verified external event to take in: its raw bytes (blob), its
+/// idempotency record (a store item that must not exist yet) and the queue
+/// message that hands it to its consumer.
+#[derive(Debug, Clone)]
+pub struct IntakeWrite {
+    /// Written create-only; an existing blob under this key is left as it is.
+    pub blob_key: String,
+    pub blob: Vec<u8>,
+    pub content_type: String,
+    /// Written with [`Condition::NotExists`] (version 1).
+    pub record: Item,
+    pub queue: String,
+    pub message: String,
+    pub options: SendOptions,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IntakeOutcome {
+    /// Blob, record and message were written together.
+    Recorded,
+    /// The record already existed; nothing was written. The stored record.
+    Existing(Item),
+}
+
+/// Taking in an event in ONE atomic step, for backends that can (the embedded
+/// SQLite backend: one transaction, group-committed with concurrent intakes).
+/// Backends without it (DynamoDB + SQS + S3 cannot share a transaction) use the
+/// application's ordered protocol over [`Store`], [`Blob`] and [`Queue`]
+/// instead (`rentops_app::webhook::record_event`).
+///
+/// Contract (the conformance suite checks it): either all three writes land or
+/// none does; with the record already present nothing is written and the
+/// stored record is returned; `Ok` means durable.
+#[async_trait]
+pub trait Intake: Send + Sync {
+    async fn take_in(&self, write: IntakeWrite) -> PortResult<IntakeOutcome>;
+}
+
 // ---------------------------------------------------------------- secrets
 
 /// Provider keys and certificates, per client. Never stored in table rows,
