@@ -13,6 +13,14 @@
 //!   `validate_credit` — the invariants the host checks on any plugin's output before using it.
 //! - `money`: minor-unit exponents per currency and human formatting (`CNY 8,000.00`).
 
+pub mod evaluate;
+pub mod money;
+pub mod table;
 pub mod types;
+pub mod validate;
 
+pub use table::{RulesTable, TableError, TableErrors};
 pub use types::*;
+pub use validate::{
+    OutputError, validate_credit, validate_dunning, validate_late_fee, validate_plugin_info, validate_sla,
+};
