@@ -111,6 +111,8 @@ async fn aws_ports(
         blob: Arc::new(S3Blob::new(s3_client(&conf), r.bucket.clone())),
         secrets: Arc::new(SecretsManagerSecrets::new(secretsmanager_client(&conf))),
         clock,
+        // DynamoDB, SQS and S3 share no transaction: the webhook's ordered protocol.
+        intake: None,
     }
 }
 

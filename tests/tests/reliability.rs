@@ -22,7 +22,7 @@ use rentops_e2e::{
     wait_until_posted,
 };
 use rentops_embedded::EmbeddedBackend;
-use rentops_ports::conformance::faults::{FaultTiming, FlakyStore};
+use rentops_ports::conformance::faults::{FaultTiming, FlakyIntake, FlakyStore};
 use rentops_ports::{ManualClock, Queue, Store};
 
 const SEED: u64 = 20_260_610;
@@ -70,9 +70,11 @@ fn thousands_of_notifications_delivered_three_times_with_faults_and_kills_post_e
         blob: backend.blob.clone(),
         secrets: backend.secrets.clone(),
         clock: clock.clone(),
+        intake: Some(Arc::new(FlakyIntake::new(backend.intake.clone(), flaky.clone()))),
     };
     // Reads for the checks go around the fault injector.
-    let clean = Ports { store: backend.store.clone() as Arc<dyn Store>, ..ports.clone() };
+    let clean =
+        Ports { store: backend.store.clone() as Arc<dyn Store>, intake: Some(backend.intake.clone()), ..ports.clone() };
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
 

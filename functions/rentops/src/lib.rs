@@ -85,6 +85,7 @@ pub fn open_local(dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> anyhow::
         blob: backend.blob.clone(),
         secrets: backend.secrets.clone(),
         clock,
+        intake: Some(backend.intake.clone()),
     };
     Ok((backend, ports))
 }

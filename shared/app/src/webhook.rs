@@ -15,7 +15,9 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use rentops_codecs::{Incoming, Notification, PreparedConfig, ProviderConfig, Rejection, ReplyKind};
 use rentops_domain::{PaymentEvent, Provider};
-use rentops_ports::{ClientId, ClientStore, Condition, Item, PortError, PutMode, SendOptions};
+use rentops_ports::{
+    ClientId, ClientStore, Condition, IntakeOutcome, IntakeWrite, Item, PortError, PutMode, SendOptions,
+};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -85,7 +87,7 @@ impl RawEnvelope {
         base64::engine::general_purpose::STANDARD.decode(&self.body_b64).map_err(|e| e.to_string())
     }
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).expect("envelope serializes")
+        serde_json::to_vec(self).expect("envelope serializes")
     }
 }
 
@@ -266,6 +268,42 @@ impl WebhookService {
         req: &HttpRequest,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
+        let key = raw_key("raw", client, event.provider, now, &req.body);
+        if let Some(intake) = &self.ports.intake {
+            // One atomic step: raw bytes, idempotency record and message together.
+            let dedup = event.dedup_key();
+            let msg = PaymentEventMessage { client: client.clone(), event, raw_key: key.clone(), received_at: now };
+            let record =
+                ReceivedRecord { event: msg.event.clone(), raw_key: key.clone(), first_seen: now, enqueued: true };
+            let write = IntakeWrite {
+                blob_key: key,
+                blob: RawEnvelope::new(client, msg.event.provider, req, now).to_bytes(),
+                content_type: "application/json".into(),
+                record: self.ports.client_store(client).scoped(Item::new(
+                    keys::event(&dedup),
+                    keys::RECEIVED,
+                    to_json(&record),
+                ))?,
+                queue: queues::PAYMENT_EVENTS.into(),
+                message: serde_json::to_string(&msg).map_err(|e| PortError::Other(e.to_string()))?,
+                options: send_options(&msg),
+            };
+            return match intake.take_in(write).await? {
+                IntakeOutcome::Recorded => {
+                    info!(%dedup, "event recorded and enqueued");
+                    Ok(())
+                }
+                IntakeOutcome::Existing(item) => match item.decode::<ReceivedRecord>() {
+                    Ok(existing) if existing.enqueued => {
+                        flag_conflict(&self.ports, client, &existing, &msg.event, now).await;
+                        info!(%dedup, "duplicate notification, already recorded");
+                        Ok(())
+                    }
+                    // Recorded by the ordered protocol and never enqueued: finish that.
+                    _ => record_event(&self.ports, client, msg.event, &msg.raw_key, now).await.map(|_| ()),
+                },
+            };
+        }
         // Most deliveries are provider retries of an event we already hold: one read answers them.
         let store = self.ports.client_store(client);
         if let Some(it) = store.get(&keys::event(&event.dedup_key()), keys::RECEIVED).await? {
@@ -277,7 +315,6 @@ impl WebhookService {
                 }
             }
         }
-        let key = raw_key("raw", client, event.provider, now, &req.body);
         self.keep_raw(&key, client, event.provider, req, now).await?;
         record_event(&self.ports, client, event, &key, now).await.map(|_| ())
     }
@@ -439,9 +476,11 @@ async fn flag_conflict(
 /// Put a payment event on the queue (dedup id = client + event key).
 pub async fn enqueue(ports: &Ports, msg: &PaymentEventMessage) -> Result<(), PortError> {
     let body = serde_json::to_string(msg).map_err(|e| PortError::Other(e.to_string()))?;
-    let opts =
-        SendOptions { dedup_id: Some(format!("{}#{}", msg.client, msg.event.dedup_key())), ..Default::default() };
-    ports.queue.send(queues::PAYMENT_EVENTS, &body, opts).await.map(|_| ())
+    ports.queue.send(queues::PAYMENT_EVENTS, &body, send_options(msg)).await.map(|_| ())
+}
+
+fn send_options(msg: &PaymentEventMessage) -> SendOptions {
+    SendOptions { dedup_id: Some(format!("{}#{}", msg.client, msg.event.dedup_key())), ..Default::default() }
 }
 
 async fn mark_enqueued(store: &ClientStore, dedup: &str, version: u64, msg: &PaymentEventMessage) {

@@ -32,6 +32,7 @@ pub use blob::LocalBlob;
 pub use intake::SqliteIntake;
 pub use queue::{QueueConfig, SqliteQueue};
 pub use secrets::FileSecrets;
+pub use sqlite::WriterStats;
 pub use store::SqliteStore;
 
 /// The queue of verified payment events (webhook → ledger poster).
@@ -75,6 +76,7 @@ pub struct EmbeddedBackend {
     pub blob: Arc<LocalBlob>,
     pub intake: Arc<SqliteIntake>,
     pub secrets: Arc<FileSecrets>,
+    db: sqlite::Db,
 }
 
 impl EmbeddedBackend {
@@ -102,14 +104,23 @@ impl EmbeddedBackend {
             intake: Arc::new(SqliteIntake::new(db.clone(), queue.clone())),
             queue: Arc::new(queue),
             blob: Arc::new(LocalBlob::with_db(
-                db,
+                db.clone(),
                 &dir.join("blobs"),
                 signing_key(&dir.join("blob-signing.key"))?,
                 options.base_url,
             )?),
             secrets: Arc::new(FileSecrets::open(&secrets_path)?),
+            db,
             dir,
         })
+    }
+}
+
+impl EmbeddedBackend {
+    /// How many transactions the writer thread committed and how many calls
+    /// they carried (jobs / batches = the group-commit factor).
+    pub fn writer_stats(&self) -> WriterStats {
+        self.db.stats()
     }
 }
 

@@ -40,9 +40,25 @@ pub(crate) const MAX_BATCH: usize = 512;
 type Job = Box<dyn FnOnce(Result<&Connection, &PortError>) -> (bool, Deliver) + Send>;
 type Deliver = Box<dyn FnOnce(Option<&PortError>) + Send>;
 
+/// Counters of the writer thread (for benchmarks and status output).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed (or attempted).
+    pub batches: u64,
+    /// Jobs run in them.
+    pub jobs: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    batches: std::sync::atomic::AtomicU64,
+    jobs: std::sync::atomic::AtomicU64,
+}
+
 #[derive(Clone)]
 pub(crate) struct Db {
     jobs: mpsc::Sender<Job>,
+    counters: Arc<Counters>,
     /// For error messages: which database (file path).
     label: Arc<str>,
 }
@@ -79,15 +95,22 @@ impl Db {
         let (jobs, rx) = mpsc::channel::<Job>();
         let label: Arc<str> = label.into();
         let thread_label = label.clone();
+        let counters = Arc::new(Counters::default());
+        let thread_counters = counters.clone();
         std::thread::Builder::new()
             .name("rentops-sqlite".into())
-            .spawn(move || writer(conn, rx, &thread_label))
+            .spawn(move || writer(conn, rx, &thread_label, &thread_counters))
             .map_err(|e| PortError::Other(format!("{label}: cannot start the SQLite writer thread: {e}")))?;
-        Ok(Db { jobs, label })
+        Ok(Db { jobs, counters, label })
     }
 
     pub(crate) fn label(&self) -> &str {
         &self.label
+    }
+
+    pub(crate) fn stats(&self) -> WriterStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        WriterStats { batches: self.counters.batches.load(Relaxed), jobs: self.counters.jobs.load(Relaxed) }
     }
 
     /// Apply more schema (an adapter joining this database), from synchronous code.
@@ -146,8 +169,14 @@ impl Db {
     }
 }
 
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("file", &self.label).field("stats", &self.stats()).finish()
+    }
+}
+
 /// The writer thread: batches of jobs, one transaction and one commit each.
-fn writer(conn: Connection, rx: mpsc::Receiver<Job>, label: &str) {
+fn writer(conn: Connection, rx: mpsc::Receiver<Job>, label: &str, counters: &Counters) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut delivers: Vec<Deliver> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
@@ -158,6 +187,8 @@ fn writer(conn: Connection, rx: mpsc::Receiver<Job>, label: &str) {
                 Err(_) => break,
             }
         }
+        counters.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counters.jobs.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let outcome = run_batch(&conn, &mut batch, &mut delivers, label);
         for deliver in delivers.drain(..) {
             deliver(outcome.as_ref().err());

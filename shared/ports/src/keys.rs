@@ -110,7 +110,9 @@ impl ClientStore {
         }
         Ok(item)
     }
-    fn scoped(&self, mut item: Item) -> PortResult<Item> {
+    /// `item` with its keys made absolute for this client, for writes that go
+    /// through another port (the atomic [`crate::Intake`]).
+    pub fn scoped(&self, mut item: Item) -> PortResult<Item> {
         item.pk = self.full(&item.pk)?;
         if let Some(g) = item.gsi1pk.take() {
             item.gsi1pk = Some(self.full(&g)?);

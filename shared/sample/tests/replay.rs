@@ -49,6 +49,7 @@ async fn the_real_system_shows_the_expected_figures() {
         blob: backend.blob.clone(),
         secrets: backend.secrets.clone(),
         clock: clock.clone(),
+        intake: Some(backend.intake.clone()),
     };
     for c in &p.clients {
         app_portfolio::load(&ports, c).await.expect("load");

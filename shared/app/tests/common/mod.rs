@@ -171,7 +171,8 @@ impl Harness {
         let backend = EmbeddedBackend::open(dir.path()).expect("embedded backend");
         let clock = Arc::new(ManualClock::at(t0()));
         let mut ports =
-            Ports::new(backend.store.clone(), backend.queue.clone(), backend.blob.clone(), backend.secrets.clone());
+            Ports::new(backend.store.clone(), backend.queue.clone(), backend.blob.clone(), backend.secrets.clone())
+                .with_intake(backend.intake.clone());
         ports.clock = clock.clone();
         let api = Api::new(Arc::new(WebhookService::new(ports.clone())));
         let poster = Arc::new(Poster::new(ports.clone()));

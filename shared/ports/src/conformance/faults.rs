@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use crate::{Condition, Item, Page, PortError, PortResult, Query, Store, WriteOp};
+use crate::{Condition, Intake, IntakeOutcome, IntakeWrite, Item, Page, PortError, PortResult, Query, Store, WriteOp};
 
 /// When an injected fault happens relative to the real call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +116,27 @@ impl FlakyStore {
                 Err(PortError::Transient(format!("injected fault after {what} was applied")))
             }
         }
+    }
+}
+
+/// An [`Intake`] that fails on the schedule of a [`FlakyStore`] (same seed,
+/// rate and timing, counted in its `calls` / `injected`): an intake is a write,
+/// so with after-write timing it may land and still report an error.
+pub struct FlakyIntake {
+    inner: Arc<dyn Intake>,
+    faults: Arc<FlakyStore>,
+}
+
+impl FlakyIntake {
+    pub fn new(inner: Arc<dyn Intake>, faults: Arc<FlakyStore>) -> Self {
+        FlakyIntake { inner, faults }
+    }
+}
+
+#[async_trait]
+impl Intake for FlakyIntake {
+    async fn take_in(&self, write: IntakeWrite) -> PortResult<IntakeOutcome> {
+        self.faults.write("intake", self.inner.take_in(write)).await
     }
 }
 
