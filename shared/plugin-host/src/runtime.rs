@@ -438,20 +438,21 @@ impl PluginRuntime {
             .and_then(RulesPre::new)
             .map_err(|e| LoadError::NotARulesPlugin(format!("{e:#}")))?;
 
-        // Trial instance: info + init must work before the plugin is accepted.
+        // Trial instance: init (with the packaged table, as every session does first) and info must work
+        // before the plugin is accepted. init first, so a plugin may describe its table in `info`.
         let mut live = self.instantiate_raw(&pre)?;
+        self.init(&mut live, table)?;
         let info = match live.rules.rentops_rules_plugin().call_info(&mut live.store) {
             Ok(i) => bindings::info_out(i),
-            Err(e) => return Err(LoadError::Trapped { call: Call::Init.as_str(), reason: self.classify(&live, &e) }),
+            Err(e) => return Err(LoadError::Trapped { call: "plugin.info", reason: self.classify(&live, &e) }),
         };
-        native::validate_info(&info).map_err(LoadError::Info)?;
         let major = info.contract.split('.').next().and_then(|m| m.parse::<u64>().ok());
         if !major.is_some_and(|m| SUPPORTED_CONTRACT_MAJORS.contains(&m)) {
             return Err(LoadError::IncompatibleContract {
-                found: format!("rentops:rules@{} (plugin.info)", info.contract),
+                found: format!("rentops:rules@{} (plugin.info)", truncate(&info.contract)),
             });
         }
-        self.init(&mut live, table)?;
+        native::validate_info(&info).map_err(LoadError::Info)?;
 
         let fallback = if table.trim().is_empty() {
             self.inner.default_table.clone()
@@ -515,7 +516,7 @@ impl PluginRuntime {
         match live.rules.rentops_rules_plugin().call_init(&mut live.store, table) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(msg)) => Err(LoadError::Init(truncate(&msg))),
-            Err(e) => Err(LoadError::Trapped { call: Call::Init.as_str(), reason: self.classify(live, &e) }),
+            Err(e) => Err(LoadError::Trapped { call: "plugin.init", reason: self.classify(live, &e) }),
         }
     }
 
