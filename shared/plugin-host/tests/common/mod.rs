@@ -152,3 +152,13 @@ pub fn applicant(score: u32, currency: &str) -> r::ApplicantFacts {
 pub fn defaults() -> r::RulesTable {
     r::RulesTable::product_default()
 }
+
+/// Precompiled artifact of a guest crate's core module (componentized here), with `table` packaged
+/// (normalized JSON) when given.
+pub fn plugin_artifact(crate_file: &str, table: Option<&str>) -> Vec<u8> {
+    let mut component = componentize(&guest_file("wasm32-unknown-unknown", crate_file));
+    if let Some(t) = table {
+        component = with_table(&component, t);
+    }
+    precompile(&component).expect("plugin precompiles")
+}
