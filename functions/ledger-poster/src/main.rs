@@ -10,6 +10,9 @@ use rentops_app::ctx::queues;
 use rentops_app::poster::{Poster, record_failure};
 use tracing::Instrument;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rentops_app::telemetry::init();

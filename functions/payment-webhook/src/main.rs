@@ -12,6 +12,9 @@ use rentops_app::api::Api;
 use rentops_app::auth::Authenticator;
 use rentops_app::webhook::WebhookService;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rentops_app::telemetry::init();

@@ -14,6 +14,9 @@ use rentops_app::webhook::WebhookService;
 use rentops_app::{billrun, portfolio, reports};
 use rentops_ports::{ClientId, Clock, SystemClock};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "rentops", version, about = "rentops operator CLI and local runner (embedded backend)")]
 struct Cli {
