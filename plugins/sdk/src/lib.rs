@@ -38,6 +38,9 @@ pub use rentops_rules as rules;
 pub use rentops_rules::evaluate;
 pub use rentops_rules::table::{LateFeeTable, RulesTable};
 pub use rentops_rules::types::*;
+pub use rentops_rules::validate::{
+    OutputError, validate_credit, validate_dunning, validate_late_fee, validate_plugin_info, validate_sla,
+};
 
 #[doc(hidden)]
 pub use wit_bindgen::rt as __rt;
@@ -130,12 +133,17 @@ impl<T: Rules> Plugin<T> {
     }
 }
 
-/// Export the `rentops:rules@1.0.0` world for a type implementing [`Rules`]. Use once, in a `cdylib`.
+/// Export the `rentops:rules@1.0.0` world for a type implementing [`Rules`]. Use once, in a `cdylib`. Expands to
+/// nothing on non-wasm targets, so the same crate builds and unit-tests natively.
 #[macro_export]
 macro_rules! export_rules {
     ($t:ty) => {
+        // Exported only on wasm32: export names such as `rentops:rules/sla@1.0.0#decide` cannot go through a
+        // native linker's version script, and native builds (unit tests, `cargo test --workspace`) use the rlib.
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         type __RentopsRulesPlugin = $crate::Plugin<$t>;
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_rules_world!(__RentopsRulesPlugin with_types_in $crate::bindings);
     };
 }
