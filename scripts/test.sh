@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (Python
 # packages for moto and cfn-lint), starts moto server for the AWS adapters'
-# on-the-wire conformance tests, runs every Rust test on both backends, lints
-# the SAM template, and stops moto again.
+# on-the-wire conformance tests, builds the WebAssembly rule plugins (adding
+# the rustup wasm targets if missing), runs every Rust test on both backends,
+# lints the SAM template, and stops moto again.
 #
 #   scripts/test.sh            # everything
 #   RENTOPS_SKIP_MOTO=1 scripts/test.sh   # embedded backend only (no Python needed)
@@ -31,7 +32,10 @@ if [ "${RENTOPS_SKIP_MOTO:-0}" != 1 ]; then
   export RENTOPS_MOTO=1
 fi
 
-echo "== cargo test (workspace: domain, codecs, ports, embedded, aws on moto, app, functions, e2e)"
+echo "== rule plugins (wasm32 guests -> components; the plugin tests load them)"
+scripts/build-plugins.sh
+
+echo "== cargo test (workspace: domain, codecs, ports, embedded, aws on moto, app, plugins, functions, e2e)"
 log="${TMPDIR:-/tmp}/rentops-test.log"
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
