@@ -34,8 +34,10 @@ impl Intake for SqliteIntake {
         let body = store::prepare(&w.record)?;
         let message = self.queue.prepare_send(&w.queue, &w.message, w.options)?;
         let record = w.record;
+        // Unguarded (no savepoint): every condition is checked before the first
+        // write, so an error here is a failed statement and aborts the batch.
         self.db
-            .run(move |conn| {
+            .run_unguarded(move |conn| {
                 if let Some(existing) = store::get_in(conn, &record.pk, &record.sk)? {
                     return Ok(IntakeOutcome::Existing(existing));
                 }

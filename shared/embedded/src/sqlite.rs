@@ -7,7 +7,8 @@
 //! ([`Db::run`]) is a job sent to that thread. The thread takes all jobs that
 //! are waiting (up to [`MAX_BATCH`]), runs them one after another inside ONE
 //! `BEGIN IMMEDIATE` transaction, each job in its own `SAVEPOINT` (a job that
-//! fails is rolled back alone), then commits once. Only after the commit
+//! fails is rolled back alone; the hot path's jobs, which check before they
+//! write, skip the savepoint, see [`Db::run_unguarded`]), then commits once. Only after the commit
 //! returns does any caller get its result, so "Ok" always means "durable"
 //! (WAL, `synchronous = FULL`: one fsync per commit, shared by the batch).
 //! Under load, many concurrent writes cost one fsync; alone, a job is
@@ -30,6 +31,8 @@ use rusqlite::{Connection, ErrorCode};
 
 /// How long a statement waits for another process's lock before giving up.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the checkpoint thread looks for new commits.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// Most jobs committed together.
 pub(crate) const MAX_BATCH: usize = 512;
 
@@ -37,7 +40,11 @@ pub(crate) const MAX_BATCH: usize = 512;
 /// savepoint is rolled back) and how to deliver its result once the batch's
 /// commit outcome is known.
 /// A job handed `Err` did not run (the batch could not start); it reports that error.
-type Job = Box<dyn FnOnce(Result<&Connection, &PortError>) -> (bool, Deliver) + Send>;
+struct Job {
+    /// Run inside its own savepoint (see [`Db::run`] and [`Db::run_unguarded`]).
+    guarded: bool,
+    run: Box<dyn FnOnce(Result<&Connection, &PortError>) -> (bool, Deliver) + Send>,
+}
 type Deliver = Box<dyn FnOnce(Option<&PortError>) + Send>;
 
 /// Counters of the writer thread (for benchmarks and status output).
@@ -69,7 +76,38 @@ impl Db {
         let label = path.display().to_string();
         let conn = Connection::open(path)
             .map_err(|e| PortError::Other(format!("cannot open SQLite database {label}: {e}")))?;
-        Self::init(conn, label, schema)
+        let db = Self::init(conn, label, schema)?;
+        db.start_checkpointer(path)?;
+        Ok(db)
+    }
+
+    /// Checkpoints (copying the WAL back into the database file, with its
+    /// fsyncs) run on their own thread and connection, so commits on the
+    /// writer thread never wait for one. PASSIVE: never blocks the writer.
+    fn start_checkpointer(&self, path: &Path) -> PortResult<()> {
+        let label = self.label.clone();
+        let conn = Connection::open(path)
+            .map_err(|e| PortError::Other(format!("cannot open SQLite database {label}: {e}")))?;
+        conn.busy_timeout(Duration::from_millis(100)).map_err(|e| map_err(&label, e))?;
+        // Stops when the writer thread is gone (every handle dropped).
+        let alive = Arc::downgrade(&self.counters);
+        std::thread::Builder::new()
+            .name("rentops-sqlite-ckpt".into())
+            .spawn(move || {
+                let mut last = 0;
+                while let Some(counters) = alive.upgrade() {
+                    let batches = counters.batches.load(std::sync::atomic::Ordering::Relaxed);
+                    drop(counters);
+                    if batches != last {
+                        last = batches;
+                        // Busy (another checkpoint, another process) is fine: next round.
+                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    }
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                }
+            })
+            .map_err(|e| PortError::Other(format!("{}: cannot start the checkpoint thread: {e}", self.label)))?;
+        Ok(())
     }
 
     /// A private in-memory database (tests, throwaway runs).
@@ -91,7 +129,9 @@ impl Db {
         }
         // A 16 MiB page cache (default 2 MiB): the hot B-tree pages of the
         // idempotency records, blobs and queue stay in memory between commits.
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -16384;").map_err(|e| map_err(&ctx, e))?;
+        // The writer never checkpoints itself (see `start_checkpointer`).
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 0;")
+            .map_err(|e| map_err(&ctx, e))?;
         conn.execute_batch(schema).map_err(|e| map_err(&ctx, e))?;
         conn.set_prepared_statement_cache_capacity(64);
         let (jobs, rx) = mpsc::channel::<Job>();
@@ -120,6 +160,7 @@ impl Db {
         let (tx, rx) = mpsc::channel();
         let label = self.label.clone();
         self.submit(
+            true,
             move |conn| conn.execute_batch(schema).map_err(|e| map_err(&format!("initialising {label}"), e)),
             move |r| {
                 let _ = tx.send(r);
@@ -135,21 +176,42 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> PortResult<T> + Send + 'static,
     {
+        self.run_with(true, f).await
+    }
+
+    /// [`Db::run`] without the job's own savepoint (SQLite copies every page a
+    /// savepoint touches; this is the hot path's saving). Only for jobs that
+    /// check every condition before their first write, so that an error they
+    /// return is a failed SQLite statement: that aborts the whole batch (the
+    /// other callers get a retryable error) instead of leaving half a job.
+    pub(crate) async fn run_unguarded<T, F>(&self, f: F) -> PortResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> PortResult<T> + Send + 'static,
+    {
+        self.run_with(false, f).await
+    }
+
+    async fn run_with<T, F>(&self, guarded: bool, f: F) -> PortResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> PortResult<T> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(f, move |r| {
+        self.submit(guarded, f, move |r| {
             let _ = tx.send(r);
         })?;
         rx.await.map_err(|_| self.gone())?
     }
 
-    fn submit<T, F, D>(&self, f: F, deliver: D) -> PortResult<()>
+    fn submit<T, F, D>(&self, guarded: bool, f: F, deliver: D) -> PortResult<()>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> PortResult<T> + Send + 'static,
         D: FnOnce(PortResult<T>) + Send + 'static,
     {
         let label = self.label.clone();
-        let job: Job = Box::new(move |conn| {
+        let run = Box::new(move |conn: Result<&Connection, &PortError>| {
             let result = match conn {
                 Ok(conn) => catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
                     Err(PortError::Other(format!("{label}: a SQLite job panicked; its writes were rolled back")))
@@ -163,7 +225,7 @@ impl Db {
             });
             (ok, deliver)
         });
-        self.jobs.send(job).map_err(|_| self.gone())
+        self.jobs.send(Job { guarded, run }).map_err(|_| self.gone())
     }
 
     fn gone(&self) -> PortError {
@@ -205,16 +267,26 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>, delivers: &mut Vec<Deliver
         .map(|e| map_err(&format!("{label}: starting a write transaction"), e));
     for job in batch.drain(..) {
         if let Some(e) = &failed {
-            delivers.push(job(Err(e)).1);
+            delivers.push((job.run)(Err(e)).1);
+            continue;
+        }
+        if !job.guarded {
+            let (ok, deliver) = (job.run)(Ok(conn));
+            delivers.push(deliver);
+            if !ok {
+                failed = Some(PortError::Transient(format!(
+                    "{label}: a write failed midway; the whole batch was rolled back, retry"
+                )));
+            }
             continue;
         }
         if let Err(e) = exec_cached(conn, "SAVEPOINT job") {
             let e = map_err(&format!("{label}: savepoint"), e);
-            delivers.push(job(Err(&e)).1);
+            delivers.push((job.run)(Err(&e)).1);
             failed = Some(e);
             continue;
         }
-        let (ok, deliver) = job(Ok(conn));
+        let (ok, deliver) = (job.run)(Ok(conn));
         delivers.push(deliver);
         let end =
             if ok { exec_cached(conn, "RELEASE job") } else { conn.execute_batch("ROLLBACK TO job; RELEASE job") };
@@ -316,5 +388,59 @@ mod tests {
         let other = Connection::open(dir.path().join("t.sqlite")).expect("reopen");
         let seen: i64 = other.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).expect("count");
         assert_eq!(seen, 160);
+    }
+
+    /// The checkpoint thread copies the WAL back into the database file after
+    /// commits (the writer itself never does).
+    #[tokio::test]
+    async fn the_checkpoint_thread_keeps_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.sqlite");
+        let db = Db::open(&path, "CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT);").expect("open");
+        for n in 0..300i64 {
+            db.run(move |c| {
+                c.execute("INSERT INTO t (n, pad) VALUES (?1, ?2)", rusqlite::params![n, "x".repeat(2000)])
+                    .map_err(|e| map_err("insert", e))
+            })
+            .await
+            .expect("insert");
+        }
+        // Until a checkpoint, the rows live in the WAL only; the database
+        // file grows when they are copied back (nobody else opens it here).
+        let mut done = false;
+        for _ in 0..50 {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            if std::fs::metadata(&path).map_or(0, |m| m.len()) > 300 * 2000 {
+                done = true;
+                break;
+            }
+        }
+        assert!(done, "every WAL frame was checkpointed by the background thread");
+    }
+
+    /// An unguarded job that fails after writing takes its batch down with it:
+    /// nothing of it lands, its caller gets its error, the writer goes on.
+    #[tokio::test]
+    async fn a_failing_unguarded_job_rolls_back_its_batch() {
+        let db = Db::open_in_memory("CREATE TABLE t (n INTEGER PRIMARY KEY);").expect("open");
+        let err = db
+            .run_unguarded(|c| {
+                c.execute("INSERT INTO t (n) VALUES (1)", []).map_err(|e| map_err("insert", e))?;
+                Err::<(), _>(PortError::Other("disk on fire".into()))
+            })
+            .await
+            .expect_err("the job's own error");
+        assert_eq!(err.to_string(), "disk on fire");
+        db.run_unguarded(|c| c.execute("INSERT INTO t (n) VALUES (2)", []).map_err(|e| map_err("insert", e)))
+            .await
+            .expect("next batch");
+        let rows: Vec<i64> = db
+            .run(|c| {
+                let mut st = c.prepare("SELECT n FROM t ORDER BY n").map_err(|e| map_err("select", e))?;
+                st.query_map([], |r| r.get(0)).and_then(|r| r.collect()).map_err(|e| map_err("select", e))
+            })
+            .await
+            .expect("rows");
+        assert_eq!(rows, [2]);
     }
 }
