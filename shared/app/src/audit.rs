@@ -30,7 +30,20 @@ pub async fn record(
     action: &str,
     details: serde_json::Value,
 ) -> Result<(), rentops_ports::PortError> {
-    let at = ports.clock.now();
+    let item = event_item(ports.clock.now(), who, source_ip, action, details);
+    ports.client_store(client).put(item, Condition::NotExists).await.map(|_| ())
+}
+
+/// The audit item (relative keys, write it with [`Condition::NotExists`]) for callers that must write the
+/// event in the same transaction as the action it records (e.g. a plugin activation: the pointer flip and
+/// its audit event land together or not at all).
+pub fn event_item(
+    at: DateTime<Utc>,
+    who: &Principal,
+    source_ip: Option<&str>,
+    action: &str,
+    details: serde_json::Value,
+) -> Item {
     let ev = AuditEvent {
         at,
         user: who.user.clone(),
@@ -40,6 +53,16 @@ pub async fn record(
         details,
     };
     let id = uuid::Uuid::now_v7().to_string();
-    let item = Item::new(keys::AUDIT, keys::time_sk(at, &id), serde_json::to_value(&ev).expect("serializes"));
-    ports.client_store(client).put(item, Condition::NotExists).await.map(|_| ())
+    Item::new(keys::AUDIT, keys::time_sk(at, &id), serde_json::to_value(&ev).expect("serializes"))
+}
+
+/// Every audit event of a client, oldest first.
+pub async fn events(ports: &Ports, client: &ClientId) -> Result<Vec<AuditEvent>, rentops_ports::PortError> {
+    ports
+        .client_store(client)
+        .query_all(rentops_ports::Query::table(keys::AUDIT, rentops_ports::SkRange::All))
+        .await?
+        .iter()
+        .map(|i| i.decode())
+        .collect()
 }

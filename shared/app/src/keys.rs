@@ -15,8 +15,13 @@
 //! | `SUSPENSE`                 | `<time>#<id>`           | money that needs a person              |
 //! | `REJECTED`                 | `<time>#<id>`           | notifications that failed verification |
 //! | `AUDIT`                    | `<time>#<id>`           | audit events                           |
+//! | `PLUGIN#rules`             | `VERSION#<sortable>`    | deployed rule-plugin version (sha256s) |
+//! | `PLUGIN#rules`             | `ACTIVE`                | active version pointer + history       |
 //!
 //! Global registry (not client data): `SYS#CLIENTS` / `<client id>`.
+//!
+//! Blob keys of rule plugins (see [`crate::plugins`]): `plugins/<client>/rules/<version>/component.wasm`
+//! and `.../artifact.cwasm`.
 
 pub const CLIENT: &str = "CLIENT";
 pub const META: &str = "META";
@@ -51,4 +56,20 @@ pub fn open_invoice_gsi_sk(due: chrono::NaiveDate, invoice_number: &str) -> Stri
 /// Sort key for time-ordered logs (suspense, rejections, audit): sortable and unique.
 pub fn time_sk(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
     format!("{}#{id}", at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+/// Partition of a client's rule-plugin registry (kind `rules`: one artifact answers dunning, SLA, credit).
+pub const PLUGIN_RULES: &str = "PLUGIN#rules";
+/// Sort key of the active-version pointer in [`PLUGIN_RULES`].
+pub const PLUGIN_ACTIVE: &str = "ACTIVE";
+/// Sort-key prefix of registered versions in [`PLUGIN_RULES`].
+pub const PLUGIN_VERSION_PREFIX: &str = "VERSION#";
+/// Sort key of one registered version; `sortable` is the zero-padded `MAJOR.MINOR.PATCH`
+/// (`002026.000001.000000`), so versions list in semver order.
+pub fn plugin_version_sk(sortable: &str) -> String {
+    format!("{PLUGIN_VERSION_PREFIX}{sortable}")
+}
+/// Blob key of a deployed plugin file (`component.wasm` or `artifact.cwasm`).
+pub fn plugin_blob(client: &str, version: &str, file: &str) -> String {
+    format!("plugins/{client}/rules/{version}/{file}")
 }

@@ -8,6 +8,7 @@
 //! - reports         → [`reports`] (receivable vs received, suspense list)
 //! - sample data and portfolio loading → [`portfolio`]
 //! - bank statements uploaded by staff → [`statements`]
+//! - per-client rule plugins (registry, activation, loading, shadow runs) → [`plugins`] (`rentops-plugin-host`)
 //!
 //! Item layout of the single table: [`keys`].
 
@@ -18,6 +19,7 @@ pub mod billrun;
 pub mod ctx;
 pub mod http;
 pub mod keys;
+pub mod plugins;
 pub mod portfolio;
 pub mod poster;
 pub mod reports;
