@@ -26,7 +26,7 @@ use rentops_app::{audit, billrun, portfolio};
 use rentops_embedded::EmbeddedBackend;
 use rentops_plugin_host::{DecisionSource, Limits, PluginRuntime, precompile};
 use rentops_plugin_sdk::Rules;
-use rentops_ports::{Blob, ClientId, ManualClock, PutMode};
+use rentops_ports::{ClientId, ManualClock, PutMode};
 use rentops_rules::{InvoiceFacts, Money, RulesTable, TenantHistory, evaluate};
 use rentops_sample::{SECOND_CLIENT, SampleSpec};
 
@@ -358,4 +358,286 @@ async fn workflow_deploy_list_shadow_activate_rollback() {
     );
     let audited = audit::events(&h.ports, c).await.unwrap();
     assert_eq!(audited.iter().filter(|e| e.action == "plugin.rollback").count(), 2);
+}
+
+#[tokio::test]
+async fn versions_are_immutable() {
+    let h = harness().await;
+    let c = &h.lotus;
+    assert!(matches!(deploy(&h, c, example(), "2.0.0", "alice").await, DeployOutcome::Deployed(_)));
+    // same bytes again: idempotent, nothing rewritten (deployed_by stays alice)
+    match deploy(&h, c, example(), "2.0.0", "bob").await {
+        DeployOutcome::AlreadyDeployed(v) => assert_eq!(v.deployed_by, "alice"),
+        other => panic!("expected AlreadyDeployed, got {other:?}"),
+    }
+    // other bytes under the same version: refused, naming both sha256s
+    let req = DeployRequest {
+        version: Some("2.0.0".into()),
+        component: default_plugin().component.clone(),
+        artifact: default_plugin().artifact.clone(),
+        notes: String::new(),
+    };
+    let err = plugins::deploy(&h.ports, &runtime(), c, req, &op("bob")).await.expect_err("conflict");
+    let (old, new) = (
+        rentops_plugin_host::artifact::sha256_hex(&example().component),
+        rentops_plugin_host::artifact::sha256_hex(&default_plugin().component),
+    );
+    assert!(matches!(&err, RegistryError::VersionConflict { registered_sha256, new_sha256, .. }
+        if *registered_sha256 == old && *new_sha256 == new));
+    let msg = err.to_string();
+    assert!(msg.contains(&old) && msg.contains(&new) && msg.contains("2.0.0"), "{msg}");
+    // the stored bytes are still the first deploy's
+    let (_, bytes) = plugins::version_component(&h.ports, c, "2.0.0").await.expect("component");
+    assert_eq!(bytes, example().component);
+    // an artifact built from another component is refused before anything is written
+    let req = DeployRequest {
+        version: Some("2.1.0".into()),
+        component: example().component.clone(),
+        artifact: default_plugin().artifact.clone(),
+        notes: String::new(),
+    };
+    let err = plugins::deploy(&h.ports, &runtime(), c, req, &op("bob")).await.expect_err("mismatch");
+    assert!(matches!(err, RegistryError::ArtifactMismatch { .. }), "{err}");
+    assert_eq!(plugins::get_version(&h.ports, c, "2.1.0").await.unwrap(), None);
+    // a bad version string
+    let req = DeployRequest {
+        version: Some("2.1".into()),
+        component: example().component.clone(),
+        artifact: example().artifact.clone(),
+        notes: String::new(),
+    };
+    assert!(matches!(
+        plugins::deploy(&h.ports, &runtime(), c, req, &op("bob")).await,
+        Err(RegistryError::InvalidVersion(_))
+    ));
+    // exactly one deploy audited
+    let deploys = audit::events(&h.ports, c).await.unwrap().into_iter().filter(|e| e.action == "plugin.deploy").count();
+    assert_eq!(deploys, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_activations_one_wins() {
+    let h = Arc::new(harness().await);
+    let c = h.lotus.clone();
+    for i in 0..=8 {
+        deploy(&h, &c, example(), &format!("3.{i}.0"), "alice").await;
+    }
+    plugins::activate(&h.ports, &c, "3.0.0", &Expect::Any, &op("alice"), "").await.expect("first activation");
+
+    // 8 operators who all saw 3.0.0 active, each activating another version, at once.
+    let mut tasks = Vec::new();
+    for i in 1..=8 {
+        let (h, c) = (h.clone(), c.clone());
+        tasks.push(tokio::spawn(async move {
+            let expect = Expect::Version(Some("3.0.0".into()));
+            plugins::activate(&h.ports, &c, &format!("3.{i}.0"), &expect, &op(&format!("op{i}")), "").await
+        }));
+    }
+    let mut won = Vec::new();
+    let mut lost = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(a) => won.push(a),
+            Err(RegistryError::ActiveChanged { expected, found, .. }) => {
+                assert_eq!(expected.as_deref(), Some("3.0.0"));
+                assert_ne!(found.as_deref(), Some("3.0.0"));
+                lost += 1;
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!((won.len(), lost), (1, 7));
+    let state = plugins::active_state(&h.ports, &c).await.unwrap();
+    assert_eq!(state.record.version, won[0].to);
+    assert_eq!(state.record.history.len(), 2);
+    assert_eq!(state.record.previous, vec![None, Some("3.0.0".to_string())]);
+
+    // The same race from one stale read without --from: the item-version condition still lets one through.
+    let stale = plugins::active_state(&h.ports, &c).await.unwrap();
+    let targets: Vec<String> =
+        (1..=8).map(|i| format!("3.{i}.0")).filter(|v| Some(v) != won[0].to.as_ref()).take(2).collect();
+    let (x, y) = (op("x"), op("y"));
+    let a = plugins::activate_from(&h.ports, &c, &stale, &targets[0], &Expect::Any, &x, "");
+    let b = plugins::activate_from(&h.ports, &c, &stale, &targets[1], &Expect::Any, &y, "");
+    let (a, b) = tokio::join!(a, b);
+    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    assert!(matches!(a.err().or(b.err()), Some(RegistryError::ActiveChanged { .. })));
+    let audited =
+        audit::events(&h.ports, &c).await.unwrap().into_iter().filter(|e| e.action == "plugin.activate").count();
+    assert_eq!(audited, 3, "one audit event per successful activation, none for the losers");
+}
+
+#[tokio::test]
+async fn tampered_artifact_falls_back() {
+    let h = harness().await;
+    let c = &h.lotus;
+    let v = match deploy(&h, c, example(), "1.0.0", "alice").await {
+        DeployOutcome::Deployed(v) => v,
+        other => panic!("{other:?}"),
+    };
+    plugins::activate(&h.ports, c, "1.0.0", &Expect::Any, &op("alice"), "").await.unwrap();
+
+    // Someone with write access to the bucket swaps in another valid artifact (the default plugin's).
+    h.ports
+        .blob
+        .put(&v.artifact_key, default_plugin().artifact.clone(), "application/octet-stream", PutMode::Overwrite)
+        .await
+        .unwrap();
+    let err = plugins::active_artifact(&h.ports, c).await.expect_err("integrity");
+    assert!(matches!(&err, RegistryError::Integrity { expected, .. } if *expected == v.artifact_sha256), "{err}");
+
+    let (mut rules, origin) = h.loader.client_rules(&h.ports, c).await;
+    assert!(
+        matches!(&origin, RulesOrigin::Fallback { version: Some(v), reason } if v == "1.0.0" && reason.contains("does not match the registry")),
+        "{origin:?}"
+    );
+    // decisions: the default rules, marked as fallback (day +3: the defaults' gentle reminder, not lotus' call)
+    let mut f = expected_facts(as_of())[0].clone();
+    f.days_after_due = 3;
+    let d = rules.dunning_decide(&f);
+    assert!(d.is_fallback(), "{:?}", d.source);
+    assert_eq!(d.value, evaluate::dunning(&RulesTable::product_default(), &f));
+    let fee = rules.late_fee(&f);
+    assert_eq!(fee.value, evaluate::late_fee(&RulesTable::product_default(), &f));
+
+    // Flipping one byte of the stored artifact is caught the same way.
+    let mut bytes = example().artifact.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    h.ports.blob.put(&v.artifact_key, bytes, "application/octet-stream", PutMode::Overwrite).await.unwrap();
+    let (_, origin) = h.loader.client_rules(&h.ports, c).await;
+    assert!(matches!(origin, RulesOrigin::Fallback { .. }));
+
+    // ...and a lost blob too (the Blob port has no delete: point the registry item at a key never written).
+    let store = h.ports.client_store(c);
+    let sk = rentops_app::keys::plugin_version_sk(&plugins::sortable_version("1.0.0").unwrap());
+    let mut item = store.get(rentops_app::keys::PLUGIN_RULES, &sk).await.unwrap().expect("version item");
+    item.body["artifact_key"] = "plugins/lotus-parking/rules/1.0.0/lost.cwasm".into();
+    store.put(item, rentops_ports::Condition::None).await.unwrap();
+    assert!(matches!(plugins::active_artifact(&h.ports, c).await, Err(RegistryError::MissingBlob { .. })));
+    let (mut rules, origin) = h.loader.client_rules(&h.ports, c).await;
+    assert!(
+        matches!(&origin, RulesOrigin::Fallback { reason, .. } if reason.contains("missing from the blob store")),
+        "{origin:?}"
+    );
+    assert!(rules.dunning_decide(&f).is_fallback());
+
+    let failures: Vec<_> =
+        audit::events(&h.ports, c).await.unwrap().into_iter().filter(|e| e.action == "plugin.load_failed").collect();
+    assert_eq!(failures.len(), 3);
+    assert_eq!(failures[0].details["version"], "1.0.0");
+    assert!(failures[0].details["reason"].as_str().unwrap().contains(&v.artifact_sha256));
+
+    // The shadow run's baseline says the active version cannot be used.
+    deploy(&h, c, default_plugin(), "1.1.0", "alice").await;
+    let r = plugins::shadow_invoices(&h.ports, &h.loader, c, "1.1.0", as_of(), 1).await.unwrap();
+    assert!(r.baseline.starts_with("default rules (active 1.0.0 cannot be used"), "{}", r.baseline);
+    assert_eq!(r.reports[0].baseline_fallbacks, 2 * r.reports[0].evaluated);
+    assert_eq!(r.reports[0].candidate_fallbacks, 0);
+    assert_eq!(r.reports[0].differing, 0, "candidate = product defaults = fallback rules");
+}
+
+#[tokio::test]
+async fn clients_are_isolated() {
+    let h = harness().await;
+    let (a, b) = (&h.lotus, &h.acme);
+    let v = match deploy(&h, a, example(), "1.0.0", "alice").await {
+        DeployOutcome::Deployed(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert!(v.artifact_key.starts_with("plugins/lotus-parking/"));
+    // B cannot see, activate, load or shadow A's version
+    assert_eq!(plugins::get_version(&h.ports, b, "1.0.0").await.unwrap(), None);
+    assert!(matches!(
+        plugins::activate(&h.ports, b, "1.0.0", &Expect::Any, &op("mallory"), "").await,
+        Err(RegistryError::NotFound { client, .. }) if client == "acme-properties"
+    ));
+    assert!(matches!(plugins::version_artifact(&h.ports, b, "1.0.0").await, Err(RegistryError::NotFound { .. })));
+    assert!(plugins::shadow_invoices(&h.ports, &h.loader, b, "1.0.0", as_of(), 1).await.is_err());
+    assert!(plugins::list(&h.ports, b).await.unwrap().versions.is_empty());
+    // B deploys its own 1.0.0 with other bytes: no conflict, separate registries and blobs
+    let vb = match deploy(&h, b, default_plugin(), "1.0.0", "bob").await {
+        DeployOutcome::Deployed(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert!(vb.artifact_key.starts_with("plugins/acme-properties/"));
+    plugins::activate(&h.ports, a, "1.0.0", &Expect::Any, &op("alice"), "").await.unwrap();
+    let (_, oa) = h.loader.client_rules(&h.ports, a).await;
+    let (_, ob) = h.loader.client_rules(&h.ports, b).await;
+    assert!(matches!(oa, RulesOrigin::Plugin { component_sha256, .. } if component_sha256 == v.component_sha256));
+    assert_eq!(ob, RulesOrigin::Default, "activating A's version changes nothing for B");
+    // A's activation is in A's audit trail only
+    assert!(audit::events(&h.ports, b).await.unwrap().iter().all(|e| e.action != "plugin.activate"));
+}
+
+#[tokio::test]
+async fn fixture_shadow_for_sla_and_credit() {
+    let h = harness().await;
+    let c = &h.lotus;
+    deploy(&h, c, example(), "1.0.0", "alice").await;
+    let fx = Fixtures::parse(
+        "tickets.toml",
+        r#"
+[[tickets]]
+ticket_id = "T-1"
+device_type = "barrier-gate"
+priority = "normal"
+building_id = "B1"
+reported_minute_of_day = 480   # 08:00, Tuesday: the rush hour rule
+reported_weekday = 2
+
+[[tickets]]
+ticket_id = "T-2"
+device_type = "elevator"
+priority = "normal"
+building_id = "B1"
+reported_minute_of_day = 600
+reported_weekday = 6
+
+[[applicants]]
+id = "A-1"
+kind = "person"
+credit_score = 620
+adverse_records = 0
+monthly_rent = { minor = 60000, currency = "CNY" }
+
+[[applicants]]
+id = "A-2"
+kind = "person"
+credit_score = 800
+adverse_records = 0
+monthly_rent = { minor = 600000, currency = "CNY" }
+"#,
+    )
+    .expect("fixtures parse");
+    let mut pair = plugins::shadow_pair(&h.ports, &h.loader, c, "1.0.0").await.unwrap();
+    let sla = plugins::shadow_tickets(&mut pair, &fx.tickets, 10);
+    let credit = plugins::shadow_applicants(&mut pair, &fx.applicants, 10);
+
+    // Independently: defaults vs lotus' native code.
+    let lotus = rentops_plugin_example::LotusParking::init(None).unwrap();
+    let default = RulesTable::product_default();
+    let mut expect_sla = 0;
+    for t in &fx.tickets {
+        if evaluate::sla(&default, t) != lotus.sla(t) {
+            expect_sla += 1;
+        }
+    }
+    assert_eq!((sla.evaluated, sla.differing), (2, expect_sla));
+    let t1 = lotus.sla(&fx.tickets[0]);
+    assert_eq!(t1.response_minutes, 30, "barrier gate in the weekday rush: 30 minutes");
+    assert_eq!(sla.examples[0].candidate["response_minutes"], 30);
+    let expect_verdicts = fx
+        .applicants
+        .iter()
+        .filter(|a| evaluate::credit(&default, &a.facts).verdict != lotus.credit(&a.facts).verdict)
+        .count();
+    assert_eq!((credit.evaluated, credit.by_kind["verdict"]), (2, expect_verdicts));
+    assert_eq!((sla.candidate_fallbacks, credit.candidate_fallbacks), (0, 0));
+
+    // Errors name the file and position.
+    let err = Fixtures::parse("bad.json", "{\"tickets\": [{\"ticket_id\": 1}]}").unwrap_err();
+    assert!(err.starts_with("bad.json:1:"), "{err}");
+    let err = Fixtures::parse("bad.toml", "[[invoicez]]\n").unwrap_err();
+    assert!(err.contains("bad.toml") && err.contains("invoicez"), "{err}");
 }
