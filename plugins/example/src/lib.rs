@@ -179,6 +179,16 @@ mod tests {
         assert_eq!(evaluate::dunning(&default, &facts(3, 1, 3)).stage, "overdue-gentle");
     }
 
+    /// plugins/README.md shows lotus-parking's numbers as a TOML table; it must say exactly what the code says.
+    #[test]
+    fn readme_table_matches_the_code_table() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\nname = \"lotus-parking rules\"").expect("lotus table in README") + 8;
+        let end = start + readme[start..].find("```").expect("end of block");
+        let parsed = RulesTable::from_toml(&readme[start..end]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed, lotus_table());
+    }
+
     #[test]
     fn clean_history_gets_two_more_grace_days() {
         let p = plugin();

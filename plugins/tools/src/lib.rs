@@ -7,7 +7,8 @@
 //!   traps show function names). Refuses a module that imports anything.
 //! - [`embed_table`]`(component, json) -> Result<Vec<u8>>`: add (or replace) the top-level custom section
 //!   [`TABLE_SECTION`] (`rentops-rules-table`) holding the normalized JSON rules table, so one artifact = one
-//!   sha256. [`read_table`]`(component) -> Result<Option<String>>` reads it back.
+//!   sha256; the JSON is validated as a `RulesTable` ([`embed_table_unchecked`] skips that, for test guests).
+//!   [`read_table`]`(component) -> Result<Option<String>>` reads it back.
 //! - [`package`]`(core_or_component, Option<&RulesTable>)`: componentize if needed, then embed the table.
 //! - [`inspect`]`(component) -> Result<ComponentReport>`: validates the binary and reports its imports, the
 //!   `rentops:rules` interfaces it exports and their contract version, and the table; [`check_plugin`] turns
@@ -192,6 +193,18 @@ pub fn embed_table(component: &[u8], json: &str) -> Result<Vec<u8>> {
         return Err(ToolsError::Table(format!("{} bytes; at most {MAX_TABLE_BYTES}", json.len())));
     }
     RulesTable::from_json(json).map_err(|e| ToolsError::Table(e.to_string()))?;
+    embed_table_unchecked(component, json)
+}
+
+/// [`embed_table`] without validating the text as a rules table: for test guests whose table is not a
+/// `RulesTable` (e.g. the hostile plugin's `{"hostile": "..."}`). Never use it for a client's plugin.
+pub fn embed_table_unchecked(component: &[u8], json: &str) -> Result<Vec<u8>> {
+    if !is_component(component)? {
+        return Err(ToolsError::NotComponent);
+    }
+    if json.len() > MAX_TABLE_BYTES {
+        return Err(ToolsError::Table(format!("{} bytes; at most {MAX_TABLE_BYTES}", json.len())));
+    }
     let mut out = without_sections(component, |s| s.custom_name.as_deref() == Some(TABLE_SECTION))?;
     let mut payload = Vec::with_capacity(json.len() + TABLE_SECTION.len() + 2);
     push_leb(&mut payload, TABLE_SECTION.len() as u64);
