@@ -14,8 +14,9 @@
 //! A Lambda execution environment runs one invocation at a time; an invocation holds one plugin instance
 //! per client it is working for (a bill run walks clients one after another, a webhook touches one client).
 //! [`PoolSize::default`]:
-//! - 16 component instances (= 16 concurrent [`crate::ClientRules`] sessions; the 17th waits for nothing:
-//!   its instantiation fails and that client gets the default rules with reason `instantiate`);
+//! - 16 component instances (= 16 [`crate::ClientRules`] sessions with a live instance at once; a 17th
+//!   does not wait: its instantiation fails and that client gets the default rules with reason
+//!   `instantiate`, the others are unaffected — tested);
 //! - per instance: 1 linear memory of at most [`Limits::memory_bytes`] (16 MiB), at most 4 core instances
 //!   and 4 tables of ≤ 10 000 elements (a Rust guest componentized with no imports has 1 core instance,
 //!   1 memory, 1 table);

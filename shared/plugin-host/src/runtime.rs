@@ -871,3 +871,57 @@ impl ClientRules {
         Decision { value: native(&self.table), source: DecisionSource::Fallback { reason } }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+
+    #[test]
+    fn shareable_across_threads_and_awaits() {
+        // Loaded plugins are cached process-wide; sessions live across `.await` in the Lambda handlers.
+        send_sync::<PluginRuntime>();
+        send_sync::<LoadedPlugin>();
+        send::<ClientRules>();
+    }
+
+    #[test]
+    fn contract_versions_from_export_names() {
+        let ok = [
+            "rentops:rules/types@1.0.0",
+            "rentops:rules/plugin@1.0.0",
+            "rentops:rules/dunning@1.2.0",
+            "rentops:rules/sla@1.0.0",
+            "rentops:rules/credit@1.0.0",
+        ];
+        assert_eq!(check_contract(ok.into_iter()), Ok(()));
+        assert_eq!(
+            check_contract(["rentops:rules/plugin@2.0.0"].into_iter()),
+            Err(LoadError::IncompatibleContract { found: "rentops:rules@2.0.0".into() })
+        );
+        assert_eq!(
+            check_contract(["rentops:rules/plugin@0.9.0"].into_iter()),
+            Err(LoadError::IncompatibleContract { found: "rentops:rules@0.9.0".into() })
+        );
+        assert_eq!(
+            check_contract(["rentops:rules/plugin"].into_iter()),
+            Err(LoadError::IncompatibleContract { found: "rentops:rules@(unversioned)".into() })
+        );
+        assert!(matches!(
+            check_contract(["rentops:rules/plugin@1.0.0", "rentops:rules/dunning@1.0.0"].into_iter()),
+            Err(LoadError::NotARulesPlugin(m)) if m.contains("sla, credit")
+        ));
+        assert!(matches!(check_contract(["my:other/thing@1.0.0"].into_iter()), Err(LoadError::NotARulesPlugin(_))));
+    }
+
+    #[test]
+    fn plugin_text_is_cut_on_a_char_boundary() {
+        let long = "é".repeat(300);
+        let t = truncate(&long);
+        assert!(t.len() <= MAX_PLUGIN_TEXT + "…".len());
+        assert!(t.ends_with('…'));
+        assert_eq!(truncate("short"), "short");
+    }
+}
