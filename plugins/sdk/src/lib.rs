@@ -14,7 +14,7 @@
 //! per instance: an empty table becomes `None`; otherwise the normalized JSON is parsed and validated
 //! ([`RulesTable::from_json`]) before `T::init` sees it. Calls made before `init` initialise with `None`.
 //!
-//! ```ignore
+//! ```text
 //! use rentops_plugin_sdk::*;
 //! struct Lotus(RulesTable);
 //! impl Rules for Lotus {
