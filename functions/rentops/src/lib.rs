@@ -6,10 +6,12 @@
 //! - [`notify_check`]: offline verification of a captured notification.
 //! - [`ops`]: operator commands over a local data directory (summary,
 //!   suspense, rejected, DLQ, replay, statement import, bill run).
+//! - [`plugin_cmd`]: `rentops plugin ...`, the rule-plugin operator workflow.
 
 pub mod demo;
 pub mod notify_check;
 pub mod ops;
+pub mod plugin_cmd;
 pub mod runner;
 
 use std::path::Path;

@@ -115,6 +115,11 @@ enum Command {
         #[command(subcommand)]
         command: SampleCommand,
     },
+    /// Client rule plugins: build, test, deploy, list, activate, rollback, shadow (plugins/OPERATORS.md).
+    Plugin {
+        #[command(subcommand)]
+        command: rentops::plugin_cmd::PluginCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -224,6 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             return Ok(if r.unexpected_replies.is_empty() && r.mismatches.is_empty() { 0 } else { 3 });
         }
         Command::Notify { command: NotifyCommand::Check(args) } => return notify_check::run(&args),
+        Command::Plugin { command } => return rentops::plugin_cmd::run(command).await,
         Command::Sample { command: SampleCommand::Generate { out } } => {
             rentops_sample::write_all(&out, &rentops_sample::SampleSpec::demo())
                 .with_context(|| format!("writing {}", out.display()))?;

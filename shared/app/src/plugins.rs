@@ -585,7 +585,7 @@ fn check_expectation(client: &ClientId, state: &ActiveState, expect: &Expect) ->
             expected: v.clone(),
             found: state.record.version.clone(),
             by: last.map(|a| a.by.clone()).unwrap_or_else(|| "nobody".into()),
-            at: last.map(|a| a.at.to_rfc3339()).unwrap_or_else(|| "never".into()),
+            at: last.map(|a| a.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "never".into()),
         });
     }
     Ok(())
@@ -657,7 +657,7 @@ async fn flip(
                 expected: state.record.version.clone(),
                 found: now.record.version.clone(),
                 by: last.map(|a| a.by.clone()).unwrap_or_else(|| "unknown".into()),
-                at: last.map(|a| a.at.to_rfc3339()).unwrap_or_else(|| "unknown".into()),
+                at: last.map(|a| a.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "unknown".into()),
             })
         }
         Err(e) => Err(e.into()),
@@ -1006,7 +1006,8 @@ pub struct DiffReport {
     pub differing: usize,
     /// Fact sets per kind of difference (every kind listed, zero included).
     pub by_kind: BTreeMap<String, usize>,
-    /// The first examples (at most the requested number), in fact order.
+    /// Examples (at most the requested number), in fact order: the first ones, then one of each further
+    /// combination of kinds of difference (replacing repeats), so every kind found is shown.
     pub examples: Vec<DiffExample>,
     /// Decisions the baseline / candidate answered by falling back to the default rules, and why.
     pub baseline_fallbacks: usize,
@@ -1051,8 +1052,22 @@ impl DiffReport {
         for k in &kinds {
             *self.by_kind.entry(k.to_string()).or_default() += 1;
         }
+        let kinds: Vec<String> = kinds.into_iter().map(String::from).collect();
         if self.examples.len() < max_examples {
-            self.examples.push(example(kinds.into_iter().map(String::from).collect()));
+            self.examples.push(example(kinds));
+            return;
+        }
+        // Full: a new combination of kinds replaces the latest example whose combination is shown twice, so
+        // the examples cover every kind of difference the run found.
+        if max_examples == 0 || self.examples.iter().any(|e| e.kinds == kinds) {
+            return;
+        }
+        let dup = (0..self.examples.len())
+            .rev()
+            .find(|&i| self.examples.iter().filter(|e| e.kinds == self.examples[i].kinds).count() > 1);
+        if let Some(i) = dup {
+            self.examples.remove(i);
+            self.examples.push(example(kinds));
         }
     }
 }
