@@ -2,6 +2,8 @@
 //! kinds of the contract — dunning.decide, late fee, sla.decide, credit.decide — through the packaged default
 //! plugin (the `.cwasm` a deploy produces) vs the same table evaluated natively, same facts, same run, with
 //! the success path checked equal; decisions/s, ratio (goal ≥ 0.5) and per-call p50/p99 (instance reused).
+//! Also where a cold load's time goes: artifact decode (sha256 check), `Component::deserialize` (bytes, copied)
+//! vs `Component::deserialize_file` (mmap), and the host's whole `load`.
 //! Run without `RUST_BACKTRACE` as on Lambda (the success path creates no errors either way).
 //!
 //! ```text
@@ -155,4 +157,45 @@ fn main() {
     compare("late fee", &inv, &mut rules, |f| evaluate::late_fee(&table, f), |r, f| r.late_fee(f));
     compare("sla.decide", &tik, &mut rules, |f| evaluate::sla(&table, f), |r, f| r.sla_decide(f));
     compare("credit.decide", &app, &mut rules, |f| evaluate::credit(&table, f), |r, f| r.credit_decide(f));
+    load_breakdown(&rt, &cwasm);
+}
+
+/// p50 of 30 runs of each step of a cold load.
+fn load_breakdown(rt: &PluginRuntime, cwasm: &[u8]) {
+    let payload = rentops_plugin_host::artifact::decode(cwasm).unwrap_or_else(|e| fail(e)).payload.to_vec();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| fail(e));
+    let payload_path = dir.path().join("payload.cwasm");
+    std::fs::write(&payload_path, &payload).unwrap_or_else(|e| fail(e));
+    let time = |f: &dyn Fn()| {
+        let mut v: Vec<Duration> = (0..30)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect();
+        v.sort();
+        percentile(&v, 0.5)
+    };
+    let decode = time(&|| {
+        black_box(rentops_plugin_host::artifact::decode(black_box(cwasm)).unwrap_or_else(|e| fail(e)));
+    });
+    // SAFETY (both): the payload was produced by this process's own `precompile` for this engine's settings.
+    let bytes = time(&|| {
+        black_box(unsafe { wasmtime::component::Component::deserialize(rt.engine(), &payload) })
+            .unwrap_or_else(|e| fail(e));
+    });
+    let file = time(&|| {
+        black_box(unsafe { wasmtime::component::Component::deserialize_file(rt.engine(), &payload_path) })
+            .unwrap_or_else(|e| fail(e));
+    });
+    let load = time(&|| {
+        black_box(rt.load(cwasm)).unwrap_or_else(|e| fail(e));
+    });
+    let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
+    println!("== cold load of the default plugin ({} KiB artifact), p50 of 30", cwasm.len() / 1024);
+    println!("artifact::decode (sha256 of the payload)  : {}", us(decode));
+    println!("Component::deserialize (bytes, copied)    : {}", us(bytes));
+    println!("Component::deserialize_file (mmap)        : {}", us(file));
+    println!("PluginRuntime::load (all of it)           : {}", us(load));
 }
