@@ -14,7 +14,11 @@
 //! `huge-output` (MiB strings, 10 000-entry lists: far over the host's 64 KiB answer cap, yet within the fuel budget), `out-of-range` (negative late fee, 0-minute SLA, empty
 //! stage, 1000-month deposit), `leak` (keeps 1 MiB per call: fails after ~15 calls in one instance),
 //! `init-error` (init returns an error), `init-loop` (init never returns), `wrong-contract-info`
-//! (`plugin.info` claims contract 2.0.0).
+//! (`plugin.info` claims contract 2.0.0), `wrong-length` (single decisions well-behaved; the batch functions
+//! answer one element too few (dunning) or too many (sla)).
+//!
+//! Batch functions (`dunning.assess-batch`, `sla.decide-batch`) apply the single decisions item by item, so a
+//! `panic` with `"when": "boom"` traps in the middle of a batch, at the first "boom" item.
 //!
 //! Built for wasm32-unknown-unknown and componentized like every plugin (zero imports). Built for
 //! wasm32-wasip2 it becomes the "imports WASI" case (std's panic/abort paths import WASI there).
@@ -40,6 +44,7 @@ enum Mode {
     InitError,
     InitLoop,
     WrongContractInfo,
+    WrongLength,
 }
 
 impl Mode {
@@ -56,6 +61,7 @@ impl Mode {
             "init-error" => Mode::InitError,
             "init-loop" => Mode::InitLoop,
             "wrong-contract-info" => Mode::WrongContractInfo,
+            "wrong-length" => Mode::WrongLength,
             _ => return None,
         })
     }
@@ -205,6 +211,25 @@ impl dunning::Guest for Hostile {
             }
         }
     }
+
+    fn assess_batch(facts: Vec<dunning::InvoiceFacts>) -> Vec<dunning::InvoiceAssessment> {
+        let mut out: Vec<dunning::InvoiceAssessment> = facts
+            .into_iter()
+            .map(|f| dunning::InvoiceAssessment {
+                decision: <Hostile as dunning::Guest>::decide(f.clone()),
+                late_fee: <Hostile as dunning::Guest>::assess_late_fee(f),
+            })
+            .collect();
+        if wrong_length() {
+            out.pop();
+        }
+        out
+    }
+}
+
+/// Whether the batch functions must answer the wrong number of elements.
+fn wrong_length() -> bool {
+    STATE.lock().unwrap_or_else(|p| p.into_inner()).mode == Mode::WrongLength
 }
 
 impl sla::Guest for Hostile {
@@ -224,6 +249,16 @@ impl sla::Guest for Hostile {
             Mode::OutOfRange => sla::SlaDecision { response_minutes: 0, resolution_minutes: 0, ..ok },
             _ => ok,
         }
+    }
+
+    fn decide_batch(facts: Vec<sla::TicketFacts>) -> Vec<sla::SlaDecision> {
+        let mut out: Vec<sla::SlaDecision> = facts.into_iter().map(<Hostile as sla::Guest>::decide).collect();
+        if wrong_length()
+            && let Some(last) = out.last().cloned()
+        {
+            out.push(last);
+        }
+        out
     }
 }
 

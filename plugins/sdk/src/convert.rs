@@ -1,6 +1,7 @@
 //! Conversions between the generated WIT bindings and `rentops-rules` types, and the generated guest traits
 //! implemented for [`Plugin<T>`](crate::Plugin) (each call converts facts in, calls the `Rules` method, converts
-//! the decision out).
+//! the decision out). The batch exports (`dunning.assess-batch`, `sla.decide-batch`) are the same single
+//! decisions in a loop, so a plugin author never writes them and a batch always equals the single calls.
 
 use crate::bindings::exports::rentops::rules as w;
 use crate::{Plugin, Rules};
@@ -87,63 +88,97 @@ impl<T: Rules> w::plugin::Guest for Plugin<T> {
     }
 }
 
+fn dunning_out(d: r::DunningDecision) -> w::dunning::DunningDecision {
+    w::dunning::DunningDecision {
+        stage: d.stage,
+        tier: d.tier,
+        actions: d
+            .actions
+            .into_iter()
+            .map(|a| w::dunning::Action { channel: channel_out(a.channel), template: a.template })
+            .collect(),
+        legal_demand: d.legal_demand,
+    }
+}
+
+fn late_fee_out(f: r::LateFee) -> w::dunning::LateFee {
+    w::dunning::LateFee {
+        amount: money_out(f.amount),
+        rule: f.rule.map(|r| w::dunning::LateFeeRule {
+            grace_days: r.grace_days,
+            basis: fee_basis_out(r.basis),
+            flat: money_out(r.flat),
+            rate_ppm: r.rate_ppm,
+            cap_ppm: r.cap_ppm,
+            cap: money_out(r.cap),
+        }),
+        explanation: f.explanation,
+    }
+}
+
+fn ticket_in(f: w::sla::TicketFacts) -> r::TicketFacts {
+    r::TicketFacts {
+        ticket_id: f.ticket_id,
+        device_type: f.device_type,
+        priority: priority_in(f.priority),
+        building_id: f.building_id,
+        reported_minute_of_day: f.reported_minute_of_day,
+        reported_weekday: f.reported_weekday,
+    }
+}
+
+fn sla_out(d: r::SlaDecision) -> w::sla::SlaDecision {
+    w::sla::SlaDecision {
+        response_minutes: d.response_minutes,
+        resolution_minutes: d.resolution_minutes,
+        calendar: calendar_out(d.calendar),
+        pause_statuses: d.pause_statuses,
+        warn_at_ppm: d.warn_at_ppm,
+        escalation: d
+            .escalation
+            .into_iter()
+            .map(|e| w::sla::EscalationStep { at_minutes: e.at_minutes, role: e.role })
+            .collect(),
+    }
+}
+
 impl<T: Rules> w::dunning::Guest for Plugin<T> {
     fn decide(facts: w::dunning::InvoiceFacts) -> w::dunning::DunningDecision {
         let facts = invoice_in(facts);
-        let d = Plugin::<T>::with(|p| p.dunning(&facts));
-        w::dunning::DunningDecision {
-            stage: d.stage,
-            tier: d.tier,
-            actions: d
-                .actions
-                .into_iter()
-                .map(|a| w::dunning::Action { channel: channel_out(a.channel), template: a.template })
-                .collect(),
-            legal_demand: d.legal_demand,
-        }
+        dunning_out(Plugin::<T>::with(|p| p.dunning(&facts)))
     }
 
     fn assess_late_fee(facts: w::dunning::InvoiceFacts) -> w::dunning::LateFee {
         let facts = invoice_in(facts);
-        let f = Plugin::<T>::with(|p| p.late_fee(&facts));
-        w::dunning::LateFee {
-            amount: money_out(f.amount),
-            rule: f.rule.map(|r| w::dunning::LateFeeRule {
-                grace_days: r.grace_days,
-                basis: fee_basis_out(r.basis),
-                flat: money_out(r.flat),
-                rate_ppm: r.rate_ppm,
-                cap_ppm: r.cap_ppm,
-                cap: money_out(r.cap),
-            }),
-            explanation: f.explanation,
-        }
+        late_fee_out(Plugin::<T>::with(|p| p.late_fee(&facts)))
+    }
+
+    /// The batch is the single decisions in a loop: element i = (`dunning(facts[i])`, `late_fee(facts[i])`).
+    fn assess_batch(facts: Vec<w::dunning::InvoiceFacts>) -> Vec<w::dunning::InvoiceAssessment> {
+        Plugin::<T>::with(|p| {
+            facts
+                .into_iter()
+                .map(|f| {
+                    let f = invoice_in(f);
+                    w::dunning::InvoiceAssessment {
+                        decision: dunning_out(p.dunning(&f)),
+                        late_fee: late_fee_out(p.late_fee(&f)),
+                    }
+                })
+                .collect()
+        })
     }
 }
 
 impl<T: Rules> w::sla::Guest for Plugin<T> {
     fn decide(facts: w::sla::TicketFacts) -> w::sla::SlaDecision {
-        let facts = r::TicketFacts {
-            ticket_id: facts.ticket_id,
-            device_type: facts.device_type,
-            priority: priority_in(facts.priority),
-            building_id: facts.building_id,
-            reported_minute_of_day: facts.reported_minute_of_day,
-            reported_weekday: facts.reported_weekday,
-        };
-        let d = Plugin::<T>::with(|p| p.sla(&facts));
-        w::sla::SlaDecision {
-            response_minutes: d.response_minutes,
-            resolution_minutes: d.resolution_minutes,
-            calendar: calendar_out(d.calendar),
-            pause_statuses: d.pause_statuses,
-            warn_at_ppm: d.warn_at_ppm,
-            escalation: d
-                .escalation
-                .into_iter()
-                .map(|e| w::sla::EscalationStep { at_minutes: e.at_minutes, role: e.role })
-                .collect(),
-        }
+        let facts = ticket_in(facts);
+        sla_out(Plugin::<T>::with(|p| p.sla(&facts)))
+    }
+
+    /// The batch is `sla(facts[i])` in a loop.
+    fn decide_batch(facts: Vec<w::sla::TicketFacts>) -> Vec<w::sla::SlaDecision> {
+        Plugin::<T>::with(|p| facts.into_iter().map(|f| sla_out(p.sla(&ticket_in(f)))).collect())
     }
 }
 

@@ -3,7 +3,9 @@
 //! Public API (stable):
 //! - trait [`Rules`]: `NAME`, `VERSION`, `init(Option<RulesTable>) -> Result<Self, String>`, `table()`, and
 //!   `dunning` / `late_fee` / `sla` / `credit` with default bodies = the table-driven rules
-//!   (`rentops_rules::evaluate`). Override only what your client does differently.
+//!   (`rentops_rules::evaluate`). Override only what your client does differently. The contract's batch
+//!   functions (`dunning.assess-batch` = `dunning` + `late_fee` per invoice, `sla.decide-batch`) are generated
+//!   from these methods (a loop); there is nothing to implement for them.
 //! - macro [`export_rules!`]`(MyType)`: exports the `rentops:rules@1.0.0` world for `MyType` from a `cdylib`.
 //! - [`Plugin`]`<T>`: the adapter implementing the generated guest traits (used by the macro).
 //! - re-exports: `rentops_rules` as [`rules`] and its types at the root (`InvoiceFacts`, `DunningDecision`, ...).

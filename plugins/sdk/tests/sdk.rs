@@ -86,3 +86,38 @@ fn packaged_table_drives_the_decisions() {
     assert!(matches!(c.verdict, w::credit::Verdict::HigherDeposit));
     assert_eq!(c.deposit_months_ppm, 3_000_000);
 }
+
+#[test]
+fn batches_are_the_single_decisions_in_order() {
+    assert_eq!(<P as w::plugin::Guest>::init(String::new()), Ok(()));
+    let days: Vec<i32> = (-10..=30).collect();
+    let batch = <P as w::dunning::Guest>::assess_batch(days.iter().map(|d| wit_invoice(*d)).collect());
+    assert_eq!(batch.len(), days.len());
+    for (d, a) in days.iter().zip(&batch) {
+        let single = <P as w::dunning::Guest>::decide(wit_invoice(*d));
+        let fee = <P as w::dunning::Guest>::assess_late_fee(wit_invoice(*d));
+        assert_eq!(format!("{:?}", a.decision), format!("{single:?}"), "day {d}");
+        assert_eq!(format!("{:?}", a.late_fee), format!("{fee:?}"), "day {d}");
+    }
+    // The batch covers more than one stage and a non-zero fee (the comparison above is not vacuous).
+    assert!(batch.iter().any(|a| a.decision.stage == "none") && batch.iter().any(|a| a.decision.legal_demand));
+    assert!(batch.iter().any(|a| a.late_fee.amount.minor > 0));
+    assert!(<P as w::dunning::Guest>::assess_batch(vec![]).is_empty());
+
+    let ticket = |device: &str, priority| w::sla::TicketFacts {
+        ticket_id: "T".into(),
+        device_type: device.into(),
+        priority,
+        building_id: "B".into(),
+        reported_minute_of_day: 600,
+        reported_weekday: 3,
+    };
+    let devices = ["elevator", "lighting", "hvac", "unknown-thing"];
+    let tickets: Vec<_> = devices.iter().map(|d| ticket(d, w::sla::Priority::Normal)).collect();
+    let out = <P as w::sla::Guest>::decide_batch(tickets.clone());
+    assert_eq!(out.len(), devices.len());
+    for (t, s) in tickets.into_iter().zip(&out) {
+        assert_eq!(format!("{s:?}"), format!("{:?}", <P as w::sla::Guest>::decide(t)));
+    }
+    assert_eq!((out[0].response_minutes, out[1].response_minutes), (120, 24 * 60));
+}

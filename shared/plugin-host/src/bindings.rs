@@ -126,6 +126,10 @@ pub(crate) fn late_fee_out(f: w_dunning::LateFee) -> r::LateFee {
     }
 }
 
+pub(crate) fn assessment_out(a: w_dunning::InvoiceAssessment) -> crate::InvoiceAssessment {
+    crate::InvoiceAssessment { decision: dunning_out(a.decision), late_fee: late_fee_out(a.late_fee) }
+}
+
 pub(crate) fn sla_out(d: w_sla::SlaDecision) -> r::SlaDecision {
     r::SlaDecision {
         response_minutes: d.response_minutes,
@@ -220,5 +224,11 @@ impl InputSize for r::SlaDecision {
 impl InputSize for r::CreditDecision {
     fn wire_size(&self) -> usize {
         16 + self.reason.len()
+    }
+}
+
+impl InputSize for crate::InvoiceAssessment {
+    fn wire_size(&self) -> usize {
+        self.decision.wire_size() + self.late_fee.wire_size()
     }
 }

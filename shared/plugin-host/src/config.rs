@@ -133,8 +133,20 @@ pub struct Limits {
     /// Largest decision the host accepts back (bytes once lifted); larger → default rules.
     pub max_output_bytes: usize,
     /// After this many consecutive failed calls in one session the plugin is not called again in that
-    /// session (each failure can cost a full fuel budget); the default rules answer instead.
+    /// session (each failure can cost a full fuel budget); the default rules answer instead. A failed batch
+    /// chunk counts as one failed call.
     pub max_consecutive_failures: u32,
+    /// Batch calls (`ClientRules::dunning_assess_batch`, `sla_decide_batch`) send at most this many facts
+    /// per plugin call; a longer batch is cut into chunks. A chunk's fuel budget is
+    /// `fuel_per_call × items` (the same budget the items would have one call at a time), so an infinite
+    /// loop in a full chunk of 256 burns 2.8 G fuel (~0.2 s) before that chunk falls back.
+    pub batch_chunk: usize,
+    /// Largest total facts size (bytes once lowered) per batch chunk; a chunk is closed earlier when the
+    /// next facts would exceed it. Each item must also be within `max_input_bytes`.
+    pub max_batch_input_bytes: usize,
+    /// Largest total answer (bytes once lifted) per batch chunk; larger → the whole chunk falls back. Each
+    /// element must also be within `max_output_bytes`.
+    pub max_batch_output_bytes: usize,
 }
 
 impl Default for Limits {
@@ -146,6 +158,9 @@ impl Default for Limits {
             max_input_bytes: 64 << 10,
             max_output_bytes: 64 << 10,
             max_consecutive_failures: 3,
+            batch_chunk: 256,
+            max_batch_input_bytes: 1 << 20,
+            max_batch_output_bytes: 2 << 20,
         }
     }
 }

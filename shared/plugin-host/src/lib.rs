@@ -19,6 +19,10 @@
 //! let f: Decision<LateFee>         = rules.late_fee(&invoice_facts);
 //! let s: Decision<SlaDecision>     = rules.sla_decide(&ticket_facts);
 //! let c: Decision<CreditDecision>  = rules.credit_decide(&applicant_facts);
+//! // many facts at once (bill run, shadow run): one plugin call per chunk of Limits::batch_chunk (256);
+//! // element i == (dunning_decide, late_fee) / sla_decide of facts[i]; a failing chunk falls back alone
+//! let a: Vec<Decision<InvoiceAssessment>> = rules.dunning_assess_batch(&invoices); // .decision, .late_fee
+//! let s: Vec<Decision<SlaDecision>>       = rules.sla_decide_batch(&tickets);
 //! // d.value: the decision; d.source: Plugin { version } | Fallback { reason } | Native
 //! ```
 //! Operator side (feature `compile`, links Cranelift): [`precompile`]`(component_bytes) -> artifact bytes`
@@ -43,6 +47,12 @@
 //!   `RulesTable::product_default()`), the decision says `Fallback { reason }`, a counter is bumped
 //!   ([`PluginRuntime::metrics`]) and, once per session and reason kind, `warn!(alert = "plugin_fallback",
 //!   ...)` is logged and a [`FallbackEvent`] goes to the [`FallbackSink`] (the application's audit trail).
+//! - Batches ([`ClientRules::dunning_assess_batch`], [`ClientRules::sla_decide_batch`]): the same
+//!   guarantees per chunk of ≤ [`Limits::batch_chunk`] facts: fuel `fuel_per_call × items`, total facts ≤
+//!   [`Limits::max_batch_input_bytes`], total answer ≤ [`Limits::max_batch_output_bytes`], answer length =
+//!   facts length, every element validated; a failing chunk is answered by the native rules (that chunk
+//!   only), an invalid element alone. Batches exist for speed: one boundary crossing per chunk instead of
+//!   one per decision (see benches/bench.rs for the figures).
 //! - The success path creates no wasmtime error values (each costs ~3.7 µs with `RUST_BACKTRACE=1`).
 //!
 //! # Modules
@@ -66,6 +76,7 @@ pub use bindings::InputSize;
 pub use compile::{CompileError, precompile, precompile_with};
 pub use config::{EngineSettings, Limits, PoolSize, engine_config, runtime_config};
 pub use runtime::{
-    Call, ClientRules, Decision, DecisionSource, FallbackEvent, FallbackReason, FallbackSink, LoadError, LoadedPlugin,
-    MemorySink, MetricsSnapshot, PluginIdentity, PluginRuntime, REASON_KINDS, RuntimeError, SUPPORTED_CONTRACT_MAJORS,
+    Call, ClientRules, Decision, DecisionSource, FallbackEvent, FallbackReason, FallbackSink, InvoiceAssessment,
+    LoadError, LoadedPlugin, MemorySink, MetricsSnapshot, PluginIdentity, PluginRuntime, REASON_KINDS, RuntimeError,
+    SUPPORTED_CONTRACT_MAJORS,
 };

@@ -39,6 +39,10 @@ pub enum Call {
     LateFee,
     SlaDecide,
     CreditDecide,
+    /// `dunning.assess-batch` (decision + late fee for a list of invoices).
+    DunningAssessBatch,
+    /// `sla.decide-batch`.
+    SlaDecideBatch,
 }
 
 impl Call {
@@ -49,6 +53,8 @@ impl Call {
             Call::LateFee => "dunning.late-fee",
             Call::SlaDecide => "sla.decide",
             Call::CreditDecide => "credit.decide",
+            Call::DunningAssessBatch => "dunning.assess-batch",
+            Call::SlaDecideBatch => "sla.decide-batch",
         }
     }
 }
@@ -140,6 +146,15 @@ impl<T> Decision<T> {
     pub fn is_fallback(&self) -> bool {
         matches!(self.source, DecisionSource::Fallback { .. })
     }
+}
+
+/// Both dunning answers about one invoice: an element of [`ClientRules::dunning_assess_batch`] (WIT
+/// `dunning.invoice-assessment`). Equal to what [`ClientRules::dunning_decide`] and
+/// [`ClientRules::late_fee`] answer for the same facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceAssessment {
+    pub decision: r::DunningDecision,
+    pub late_fee: r::LateFee,
 }
 
 /// Identity of a loaded plugin.
@@ -753,6 +768,224 @@ impl ClientRules {
         )
     }
 
+    /// Dunning decision + late fee for many invoices (a bill run, a shadow run): one plugin call per chunk
+    /// of [`Limits::batch_chunk`] invoices (`dunning.assess-batch`) instead of two calls per invoice.
+    /// Element i answers `facts[i]`, with the same value and the same guarantees as
+    /// [`Self::dunning_decide`] + [`Self::late_fee`]:
+    /// - a chunk gets `fuel_per_call × len` fuel, at most [`Limits::max_batch_input_bytes`] of facts and
+    ///   [`Limits::max_batch_output_bytes`] of answers; an invoice over [`Limits::max_input_bytes`] is not
+    ///   sent (native rules, `InputTooLarge`);
+    /// - a trap / out of fuel / memory cap / unliftable answer / answer of the wrong length / answer over
+    ///   the total cap → the native rules answer **that chunk** (every element `Fallback`, one failed call
+    ///   towards [`Limits::max_consecutive_failures`]); the instance is recreated for the next chunk;
+    /// - each element is validated like a single answer (both parts); an invalid element (or one over
+    ///   [`Limits::max_output_bytes`]) falls back alone, the chunk then counts as one failed call.
+    pub fn dunning_assess_batch(&mut self, facts: &[r::InvoiceFacts]) -> Vec<Decision<InvoiceAssessment>> {
+        self.run_batch(
+            Call::DunningAssessBatch,
+            facts,
+            |rules, store, chunk| {
+                let wit: Vec<_> = chunk.iter().map(bindings::invoice_in).collect();
+                rules
+                    .rentops_rules_dunning()
+                    .call_assess_batch(store, &wit)
+                    .map(|v| v.into_iter().map(bindings::assessment_out).collect())
+            },
+            |f, a| native::validate_dunning(f, &a.decision).and_then(|()| native::validate_late_fee(f, &a.late_fee)),
+            |t, f| InvoiceAssessment { decision: native::dunning(t, f), late_fee: native::late_fee(t, f) },
+        )
+    }
+
+    /// SLA decisions for many tickets (`sla.decide-batch`), chunked and guarded exactly like
+    /// [`Self::dunning_assess_batch`]; element i equals [`Self::sla_decide`]`(&facts[i])`.
+    pub fn sla_decide_batch(&mut self, facts: &[r::TicketFacts]) -> Vec<Decision<r::SlaDecision>> {
+        self.run_batch(
+            Call::SlaDecideBatch,
+            facts,
+            |rules, store, chunk| {
+                let wit: Vec<_> = chunk.iter().map(bindings::ticket_in).collect();
+                rules
+                    .rentops_rules_sla()
+                    .call_decide_batch(store, &wit)
+                    .map(|v| v.into_iter().map(bindings::sla_out).collect())
+            },
+            native::validate_sla,
+            native::sla,
+        )
+    }
+
+    /// Cuts `facts` into chunks (≤ `batch_chunk` items, ≤ `max_batch_input_bytes`), answers oversized facts
+    /// natively in place, and runs each chunk through [`Self::run_chunk`]. Order is preserved.
+    fn run_batch<F: InputSize, T: InputSize>(
+        &mut self,
+        call: Call,
+        facts: &[F],
+        invoke: impl Fn(&Rules, &mut Store<HostState>, &[F]) -> wasmtime::Result<Vec<T>>,
+        check: impl Fn(&F, &T) -> Result<(), String>,
+        native: impl Fn(&RulesTable, &F) -> T,
+    ) -> Vec<Decision<T>> {
+        let mut out = Vec::with_capacity(facts.len());
+        if self.plugin.is_none() {
+            self.run_chunk(call, facts, &mut out, &invoke, &check, &native);
+            return out;
+        }
+        let limits = self.rt.inner.limits;
+        let max_items = limits.batch_chunk.max(1);
+        let (mut start, mut bytes) = (0, 0);
+        for (i, f) in facts.iter().enumerate() {
+            let size = f.wire_size();
+            if size > limits.max_input_bytes {
+                self.run_chunk(call, &facts[start..i], &mut out, &invoke, &check, &native);
+                // Our facts, not the plugin's fault: no failure counted.
+                let reason = FallbackReason::InputTooLarge { bytes: size, limit: limits.max_input_bytes };
+                out.push(self.fallback(call, reason, |t| native(t, f)));
+                (start, bytes) = (i + 1, 0);
+                continue;
+            }
+            if i - start == max_items || (i > start && bytes + size > limits.max_batch_input_bytes) {
+                self.run_chunk(call, &facts[start..i], &mut out, &invoke, &check, &native);
+                (start, bytes) = (i, 0);
+            }
+            bytes += size;
+        }
+        self.run_chunk(call, &facts[start..], &mut out, &invoke, &check, &native);
+        out
+    }
+
+    /// One plugin call for `chunk`; pushes one decision per fact to `out`.
+    fn run_chunk<F: InputSize, T: InputSize>(
+        &mut self,
+        call: Call,
+        chunk: &[F],
+        out: &mut Vec<Decision<T>>,
+        invoke: &impl Fn(&Rules, &mut Store<HostState>, &[F]) -> wasmtime::Result<Vec<T>>,
+        check: &impl Fn(&F, &T) -> Result<(), String>,
+        native: &impl Fn(&RulesTable, &F) -> T,
+    ) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.last_fuel_used = 0;
+        let Some(plugin) = self.plugin.clone() else {
+            match self.disabled.clone() {
+                Some(reason) => {
+                    for f in chunk {
+                        out.push(self.fallback(call, reason.clone(), |t| native(t, f)));
+                    }
+                }
+                None => {
+                    self.rt.inner.counters.native_decisions.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    out.extend(
+                        chunk
+                            .iter()
+                            .map(|f| Decision { value: native(&self.table, f), source: DecisionSource::Native }),
+                    );
+                }
+            }
+            return;
+        };
+        if let Some(reason) = self.disabled.clone() {
+            for f in chunk {
+                out.push(self.fallback(call, reason.clone(), |t| native(t, f)));
+            }
+            return;
+        }
+        let limits = self.rt.inner.limits;
+        if self.live.is_none() {
+            match self.rt.instantiate_raw(&plugin.pre).and_then(|mut live| {
+                self.rt.init(&mut live, &plugin.table_json)?;
+                Ok(live)
+            }) {
+                Ok(live) => self.live = Some(live),
+                Err(e) => return self.failed_chunk(call, e.fallback_reason(), chunk, out, native),
+            }
+        }
+        let Some(live) = self.live.as_mut() else {
+            return self.failed_chunk(call, FallbackReason::Instantiate("no instance".into()), chunk, out, native);
+        };
+        live.store.data_mut().limiter.memory_denied = false;
+        let fuel = limits.fuel_per_call.saturating_mul(chunk.len() as u64);
+        if let Err(e) = live.store.set_fuel(fuel) {
+            let reason = FallbackReason::Instantiate(format!("{e:#}"));
+            return self.failed_chunk(call, reason, chunk, out, native);
+        }
+        let result = invoke(&live.rules, &mut live.store, chunk);
+        let fuel_left = live.store.get_fuel().unwrap_or(0);
+        let values = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let reason = match self.rt.classify(live, &e) {
+                    // The chunk's budget, not one call's.
+                    FallbackReason::OutOfFuel(_) => FallbackReason::OutOfFuel(fuel),
+                    other => other,
+                };
+                // A trapped (or unliftable) instance is poisoned: drop it, the next chunk re-instantiates.
+                self.live = None;
+                return self.failed_chunk(call, reason, chunk, out, native);
+            }
+        };
+        if values.len() != chunk.len() {
+            let reason = FallbackReason::InvalidOutput(format!(
+                "batch answer has {} elements for {} facts",
+                values.len(),
+                chunk.len()
+            ));
+            return self.failed_chunk(call, reason, chunk, out, native);
+        }
+        let total: usize = values.iter().map(InputSize::wire_size).sum();
+        if total > limits.max_batch_output_bytes {
+            let reason = FallbackReason::InvalidOutput(format!(
+                "batch answer of {total} bytes exceeds {}",
+                limits.max_batch_output_bytes
+            ));
+            return self.failed_chunk(call, reason, chunk, out, native);
+        }
+        let mut first_invalid = None;
+        let mut answered = 0u64;
+        for (i, (f, value)) in chunk.iter().zip(values).enumerate() {
+            let size = value.wire_size();
+            let invalid = if size > limits.max_output_bytes {
+                Some(format!("answer of {size} bytes exceeds {}", limits.max_output_bytes))
+            } else {
+                check(f, &value).err().map(|msg| truncate(&msg))
+            };
+            match invalid {
+                None => {
+                    answered += 1;
+                    out.push(Decision { value, source: DecisionSource::Plugin { version: plugin.version.clone() } });
+                }
+                Some(msg) => {
+                    let reason = FallbackReason::InvalidOutput(format!("element {i}: {msg}"));
+                    first_invalid.get_or_insert_with(|| reason.clone());
+                    out.push(self.fallback(call, reason, |t| native(t, f)));
+                }
+            }
+        }
+        self.rt.inner.counters.plugin_decisions.fetch_add(answered, Ordering::Relaxed);
+        match first_invalid {
+            None => {
+                self.failures = 0;
+                self.last_fuel_used = fuel.saturating_sub(fuel_left);
+            }
+            Some(reason) => self.note_failure(&reason),
+        }
+    }
+
+    /// The whole chunk is answered by the native rules; one failed call.
+    fn failed_chunk<F, T>(
+        &mut self,
+        call: Call,
+        reason: FallbackReason,
+        chunk: &[F],
+        out: &mut Vec<Decision<T>>,
+        native: &impl Fn(&RulesTable, &F) -> T,
+    ) {
+        self.note_failure(&reason);
+        for f in chunk {
+            out.push(self.fallback(call, reason.clone(), |t| native(t, f)));
+        }
+    }
+
     fn run<T: InputSize>(
         &mut self,
         call: Call,
@@ -825,13 +1058,18 @@ impl ClientRules {
 
     /// A failure attributable to the plugin: counts towards disabling it for the session.
     fn failed<T>(&mut self, call: Call, reason: FallbackReason, native: impl FnOnce(&RulesTable) -> T) -> Decision<T> {
+        self.note_failure(&reason);
+        self.fallback(call, reason, native)
+    }
+
+    /// Counts a failed plugin call; disables the plugin for the session after too many in a row.
+    fn note_failure(&mut self, reason: &FallbackReason) {
         self.failures += 1;
         let max = self.rt.inner.limits.max_consecutive_failures;
         if self.failures >= max {
             self.live = None;
             self.disabled = Some(FallbackReason::Disabled { failures: self.failures, last: reason.to_string() });
         }
-        self.fallback(call, reason, native)
     }
 
     fn fallback<T>(

@@ -65,6 +65,16 @@ fn contained(mode: &str, expect: impl Fn(Call, &FallbackReason) -> bool) {
     assert!(expect(Call::CreditDecide, &reason(&c)), "{mode}: credit fell back for {:?}", reason(&c));
     assert_eq!(c.value, evaluate::credit(&defaults, &a));
 
+    // Batch calls: the same containment for the chunk (one element each, so the budgets equal a single call's).
+    let b = bad_client.dunning_assess_batch(std::slice::from_ref(&inv));
+    assert_eq!(b.len(), 1);
+    assert!(expect(Call::DunningAssessBatch, &reason(&b[0])), "{mode}: batch fell back for {:?}", reason(&b[0]));
+    assert_eq!(b[0].value.decision, evaluate::dunning(&defaults, &inv));
+    assert_eq!(b[0].value.late_fee, evaluate::late_fee(&defaults, &inv));
+    let b = bad_client.sla_decide_batch(std::slice::from_ref(&t));
+    assert!(expect(Call::SlaDecideBatch, &reason(&b[0])), "{mode}: sla batch fell back for {:?}", reason(&b[0]));
+    assert_eq!(b[0].value, evaluate::sla(&defaults, &t));
+
     // The host still serves: the good client and the bad client (default rules) both answer.
     let g = good_client.sla_decide(&t);
     assert_plugin(&g);
@@ -73,7 +83,7 @@ fn contained(mode: &str, expect: impl Fn(Call, &FallbackReason) -> bool) {
 
     let m = rt.metrics();
     assert_eq!(m.plugin_decisions, 3, "{mode}: {m:?}");
-    assert_eq!(m.fallback_total(), 5, "{mode}: {m:?}");
+    assert_eq!(m.fallback_total(), 7, "{mode}: {m:?}");
     let events = sink.take();
     assert!(!events.is_empty(), "{mode}: an audit event was emitted");
     assert!(events.iter().all(|e| e.client == "client-bad"), "{mode}: only the bad client is reported");
@@ -111,7 +121,11 @@ fn panic_is_a_trap() {
 
 #[test]
 fn huge_output_is_rejected() {
-    contained("huge-output", |_, r| matches!(r, FallbackReason::InvalidOutput(msg) if msg.contains("exceeds 65536")));
+    // A single answer over 64 KiB, or a batch answer over 2 MiB in total.
+    contained(
+        "huge-output",
+        |_, r| matches!(r, FallbackReason::InvalidOutput(msg) if msg.contains("exceeds 65536") || msg.contains("exceeds 2097152")),
+    );
 }
 
 #[test]
@@ -119,9 +133,9 @@ fn out_of_range_output_is_rejected() {
     contained("out-of-range", |call, r| {
         let FallbackReason::InvalidOutput(msg) = r else { return false };
         match call {
-            Call::DunningDecide => msg.contains("decision.stage"),
+            Call::DunningDecide | Call::DunningAssessBatch => msg.contains("decision.stage"),
             Call::LateFee => msg.contains("late-fee.amount") && msg.contains("negative"),
-            Call::SlaDecide => msg.contains("sla.response-minutes"),
+            Call::SlaDecide | Call::SlaDecideBatch => msg.contains("sla.response-minutes"),
             Call::CreditDecide => msg.contains("deposit-months"),
             Call::Init => false,
         }
