@@ -23,4 +23,7 @@ impl dunning::Guest for V2 {
     }
 }
 
+// Exported only on wasm32: a native cdylib cannot carry export names such as
+// `rentops:rules/credit@1.0.0#decide` (the linker's version script rejects them).
+#[cfg(target_arch = "wasm32")]
 export!(V2);
