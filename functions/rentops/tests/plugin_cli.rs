@@ -52,30 +52,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-/// `component` with a top-level custom section `name` holding `data` appended.
-fn with_section(component: &[u8], name: &str, data: &str) -> Vec<u8> {
-    fn leb(out: &mut Vec<u8>, mut v: usize) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    let mut body = Vec::new();
-    leb(&mut body, name.len());
-    body.extend_from_slice(name.as_bytes());
-    body.extend_from_slice(data.as_bytes());
-    let mut out = component.to_vec();
-    out.push(0);
-    leb(&mut out, body.len());
-    out.extend_from_slice(&body);
-    out
-}
-
 #[test]
 fn build_reports_table_errors_with_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,7 +91,8 @@ fn test_reports_a_plugin_that_falls_back() {
     let component = rentops_plugin_tools::componentize(&core).expect("componentize");
     // The hostile guest's "table" is not a rules table (embed_table would refuse it): append the section by hand.
     let component =
-        with_section(&component, rentops_plugin_tools::TABLE_SECTION, r#"{"hostile":"panic","when":"INV-F-002"}"#);
+        rentops_plugin_tools::embed_table_unchecked(&component, r#"{"hostile":"panic","when":"INV-F-002"}"#)
+            .expect("embed table section");
     let plugin = dir.path().join("hostile.wasm");
     std::fs::write(&plugin, component).unwrap();
     let (text, fell_back) = plugin_cmd::test(&plugin, &fixtures(), false).expect("runs");

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use rentops_plugin_host::artifact::{self, TABLE_SECTION};
+use rentops_plugin_host::artifact;
 use rentops_plugin_host::{Limits, MemorySink, PluginRuntime, precompile};
 use rentops_rules as r;
 
@@ -43,29 +43,10 @@ pub fn componentize(core: &[u8]) -> Vec<u8> {
         .expect("componentize")
 }
 
-/// Append (or add) the `rentops-rules-table` custom section at the component's top level.
+/// `component` with the `rentops-rules-table` custom section set to `json` (not checked as a
+/// rules table: the hostile guest's tables are not).
 pub fn with_table(component: &[u8], json: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    leb(&mut body, TABLE_SECTION.len() as u32);
-    body.extend_from_slice(TABLE_SECTION.as_bytes());
-    body.extend_from_slice(json.as_bytes());
-    let mut out = component.to_vec();
-    out.push(0);
-    leb(&mut out, body.len() as u32);
-    out.extend_from_slice(&body);
-    out
-}
-
-fn leb(out: &mut Vec<u8>, mut v: u32) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+    rentops_plugin_tools::embed_table_unchecked(component, json).expect("embed table section")
 }
 
 struct Hostile {
