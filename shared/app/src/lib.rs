@@ -19,6 +19,7 @@ pub mod billrun;
 pub mod ctx;
 pub mod http;
 pub mod keys;
+pub mod notary;
 pub mod plugins;
 pub mod portfolio;
 pub mod poster;

@@ -210,11 +210,28 @@ pub fn verify_consistency(size1: u64, size2: u64, root1: &Hash, root2: &Hash, pr
 
 /// The right edge of a tree: the heads of its perfect subtrees, largest (leftmost) first, one per
 /// set bit of `size`. What a log writer stores to append in O(log n).
+///
+/// Deserializing checks the shape (one node per set bit of `size`), as [`Frontier::from_parts`] does.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "FrontierParts")]
 pub struct Frontier {
     size: u64,
     nodes: Vec<Hash>,
+}
+
+/// The stored form of a [`Frontier`], before its shape is checked.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontierParts {
+    size: u64,
+    nodes: Vec<Hash>,
+}
+
+impl TryFrom<FrontierParts> for Frontier {
+    type Error = Error;
+    fn try_from(p: FrontierParts) -> Result<Self, Error> {
+        Frontier::from_parts(p.size, p.nodes)
+    }
 }
 
 impl Frontier {
@@ -311,6 +328,15 @@ mod tests {
         }
         assert_eq!(Frontier::from_parts(f.size(), f.nodes().to_vec()).unwrap(), f);
         assert!(Frontier::from_parts(f.size(), f.nodes()[1..].to_vec()).is_err());
+        // The serialized form round-trips; a stored frontier of the wrong shape does not load.
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(serde_json::from_str::<Frontier>(&json).unwrap(), f);
+        let short = json.replacen(&format!("\"{}\",", f.nodes()[0]), "", 1);
+        assert_ne!(short, json);
+        assert!(serde_json::from_str::<Frontier>(&short).is_err());
+        let bigger = json.replacen(&format!("\"size\":{}", f.size()), &format!("\"size\":{}", f.size() + 1), 1);
+        assert_ne!(bigger, json);
+        assert!(serde_json::from_str::<Frontier>(&bigger).is_err());
     }
 
     /// For each hash of the inclusion proof of leaf `m` in a tree of `n` leaves (leaf sibling
