@@ -5,6 +5,13 @@
 //! let the ledger poster drain the queue, and print receivable vs received
 //! by project and building, the collection rate, the suspense list and the
 //! rejected notifications.
+//!
+//! Dunning runs inside that month as it would in production: every day at
+//! 09:00 in each client's time zone (after the payments that arrived before
+//! then are posted) the scheduled dunning runs twice (the schedule fires at
+//! least once) and the notifier delivers its notices to the local outbox,
+//! inboxes, collector tasks and demand letters; the report shows the month
+//! of dunning day by day.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,6 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rentops_app::api::Api;
+use rentops_app::dunning::{Dunning, DunningSettings, RunReport};
+use rentops_app::notifier::{DrainReport, Notifier};
 use rentops_app::portfolio::PortfolioFile;
 use rentops_app::statements::{self, StatementFormat};
 use rentops_app::webhook::WebhookService;
@@ -44,7 +53,67 @@ pub struct DemoResult {
     pub rejected: BTreeMap<String, BTreeMap<String, u32>>,
     /// Differences between what the system booked and `sample/expected.json`.
     pub mismatches: Vec<String>,
+    /// Per client: the month of dunning (sum of the daily runs) and what the notifier did.
+    pub dunning: BTreeMap<String, RunReport>,
+    pub delivered: DrainReport,
     pub report: String,
+}
+
+/// Runs the daily dunning (at 09:00 local) for every day up to a moment, delivering its notices.
+struct DailyDunning {
+    worker: Dunning,
+    notifier: Notifier,
+    clients: Vec<(ClientId, chrono_tz::Tz)>,
+    next_day: chrono::NaiveDate,
+    /// (date, client) → that day's report.
+    days: BTreeMap<(chrono::NaiveDate, String), RunReport>,
+    delivered: DrainReport,
+}
+
+impl DailyDunning {
+    fn nine_am(&self, tz: chrono_tz::Tz, day: chrono::NaiveDate) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        tz.from_local_datetime(&day.and_hms_opt(9, 0, 0).expect("valid"))
+            .earliest()
+            .expect("09:00 exists")
+            .with_timezone(&Utc)
+    }
+
+    /// Every day whose 09:00 (first client's zone) is at or before `until`.
+    async fn run_until(
+        &mut self,
+        until: DateTime<Utc>,
+        clock: &ManualClock,
+        ports: &rentops_app::Ports,
+        consumer: &Consumer,
+        visibility: Duration,
+    ) -> anyhow::Result<()> {
+        let tz = self.clients.first().map(|c| c.1).unwrap_or(chrono_tz::Asia::Shanghai);
+        while self.nine_am(tz, self.next_day) <= until {
+            let day = self.next_day;
+            // Payments received before 09:00 are posted before dunning looks at the accounts.
+            drain(ports, &consumer.stats, visibility, Duration::from_secs(120)).await?;
+            clock.set(self.nine_am(tz, day));
+            for (client, _) in &self.clients {
+                let r = self.worker.run_client(client, day).await?;
+                // The schedule fires at least once: a second run of the day must change nothing.
+                let again = self.worker.run_client(client, day).await?;
+                anyhow::ensure!(
+                    again.notices == 0 && again.accruals == 0,
+                    "dunning re-run of {day} for {client} was not idempotent: {again:?}"
+                );
+                self.days.insert((day, client.to_string()), r);
+            }
+            let d = self.notifier.drain(usize::MAX).await?;
+            self.delivered.handled += d.handled;
+            self.delivered.sent += d.sent;
+            self.delivered.duplicates += d.duplicates;
+            self.delivered.failed += d.failed;
+            self.delivered.errors += d.errors;
+            self.next_day = day.succ_opt().expect("date");
+        }
+        Ok(())
+    }
 }
 
 /// Compare the booked figures with what the sample generator planned.
@@ -121,7 +190,7 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
     // The month starts: the bill run fires once, at 00:30 on the 1st, Shanghai time.
     let month_start = expected.bill_run_at;
     let clock = Arc::new(ManualClock::at(month_start));
-    let (_backend, ports) = crate::open_local(data, "http://127.0.0.1:0", clock.clone())?;
+    let (backend, ports) = crate::open_local(data, "http://127.0.0.1:0", clock.clone())?;
 
     say(format!("rentops demo — embedded backend in {}", data.display()));
     for p in &file.clients {
@@ -167,7 +236,21 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
         last.format("%Y-%m-%d")
     ));
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut clients = Vec::new();
+    for p in &file.clients {
+        clients.push((ClientId::new(p.client.id.clone())?, p.client.time_zone));
+    }
+    let tz0 = clients.first().map(|c| c.1).unwrap_or(chrono_tz::Asia::Shanghai);
+    let mut dunning = DailyDunning {
+        worker: Dunning::with_default_runtime(ports.clone(), DunningSettings::default())?,
+        notifier: Notifier::new(ports.clone(), backend.outbox.clone()),
+        clients,
+        next_day: month_start.with_timezone(&tz0).date_naive(),
+        days: BTreeMap::new(),
+        delivered: DrainReport::default(),
+    };
     for n in &notes {
+        dunning.run_until(n.at, &clock, &ports, &consumer, visibility).await?;
         clock.set(n.at);
         let status = post(&agent, &base, n).await?;
         *result.replies.entry((n.label.clone(), status)).or_default() += 1;
@@ -211,6 +294,10 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
         }
     }
     drain(&ports, &consumer.stats, visibility, Duration::from_secs(120)).await?;
+    // Dunning for the rest of the month (through the last day's 09:00).
+    let month_last_day = last.with_timezone(&tz0).date_naive();
+    let through = dunning.nine_am(tz0, month_last_day).max(clock_now(&clock));
+    dunning.run_until(through, &clock, &ports, &consumer, visibility).await?;
     let stats = consumer.stop().await;
     server.stop().await;
     say(format!(
@@ -228,15 +315,19 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
         let _ = writeln!(report, "\n== {} ({}) ==", p.client.name, client);
         let _ = write!(report, "{summary}");
         let t = &summary.total;
-        result.received.insert(client.to_string(), t.received.amount);
-        result.receivable.insert(client.to_string(), t.receivable.amount);
+        result.received.insert(client.to_string(), t.received.amount - t.late_fees_paid.amount);
+        // The sample's expectations are about rent and deposits; late fees are dunning's (below).
+        result.receivable.insert(client.to_string(), t.receivable.amount - t.late_fees.amount);
         let _ = writeln!(
             report,
-            "collection rate {}%  |  average collection cycle {} days  |  rent more than 7 days late {}%",
+            "collection rate {}%  |  average collection cycle {} days  |  rent more than 7 days late {}%  |  late fees accrued {} (paid {})",
             t.collection_rate_percent().map_or("-".into(), |d| d.to_string()),
             t.avg_collection_days().map_or("-".into(), |d| d.to_string()),
             t.late_share_percent().map_or("-".into(), |d| d.to_string()),
+            t.late_fees.grouped(),
+            t.late_fees_paid.grouped(),
         );
+        let _ = write!(report, "{}", dunning_section(&dunning, &client, &ports, data).await?);
         let items = reports::suspense(&ports, &client).await?;
         for i in &items {
             let code =
@@ -249,6 +340,14 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
         }
         let _ = write!(report, "{}", crate::ops::format_rejected(&ports, &client).await?);
     }
+    for ((_, client), r) in &dunning.days {
+        result
+            .dunning
+            .entry(client.clone())
+            .or_insert_with(|| RunReport { client: client.clone(), ..Default::default() })
+            .add(r);
+    }
+    result.delivered = dunning.delivered.clone();
     result.mismatches = check(&result, &expected);
     if result.mismatches.is_empty() {
         let _ =
@@ -274,6 +373,73 @@ pub async fn run(data: &Path, sample: &Path, quiet: bool) -> anyhow::Result<Demo
     );
     result.report = say(report);
     Ok(result)
+}
+
+/// The month of dunning for one client: notices per day and stage, late fees, tasks, letters, failures.
+async fn dunning_section(
+    d: &DailyDunning,
+    client: &ClientId,
+    ports: &rentops_app::Ports,
+    data: &Path,
+) -> anyhow::Result<String> {
+    use rentops_domain::dunning::NoticeStatus;
+    let mut s = String::new();
+    let mut total = RunReport::default();
+    let _ = writeln!(s, "\nDunning, day by day (09:00 local, each day run twice; the second run changed nothing):");
+    for ((day, c), r) in &d.days {
+        if c != client.as_str() {
+            continue;
+        }
+        total.add(r);
+        if r.notices == 0 && r.accruals == 0 {
+            continue;
+        }
+        let stages: Vec<String> = r.stages.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let fees =
+            rentops_app::dunning::late_fee_totals(r).iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(
+            s,
+            "  {day}  {:>4} notices  {:<70} {}",
+            r.notices,
+            stages.join(", "),
+            if r.accruals > 0 { format!("late fees on {} invoices: {fees}", r.accruals) } else { String::new() }
+        );
+    }
+    let store = ports.client_store(client);
+    let notices = rentops_app::notifier::notices(&store).await?;
+    let failed: Vec<_> = notices.iter().filter(|n| matches!(n.status, NoticeStatus::Failed { .. })).collect();
+    let sent = notices.iter().filter(|n| matches!(n.status, NoticeStatus::Sent { .. })).count();
+    let outbox = rentops_embedded::outbox::list(&store).await?;
+    let tasks = rentops_app::notifier::tasks(&store, false).await?;
+    let letters = rentops_app::notifier::letters(&store).await?;
+    let _ = writeln!(
+        s,
+        "  month: {} notices ({} delivered, {} failed for a person to handle), {} SMS + {} e-mails in the local outbox, {} collector tasks, {} demand letters, late fees {}",
+        notices.len(),
+        sent,
+        failed.len(),
+        outbox.iter().filter(|m| m.channel == rentops_ports::MessageChannel::Sms).count(),
+        outbox.iter().filter(|m| m.channel == rentops_ports::MessageChannel::Email).count(),
+        tasks.len(),
+        letters.len(),
+        rentops_app::dunning::late_fee_totals(&total).iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+    );
+    let mut reasons: BTreeMap<String, u32> = BTreeMap::new();
+    for n in &failed {
+        if let NoticeStatus::Failed { reason, .. } = &n.status {
+            let kind = reason.split(" (").next().unwrap_or(reason).replace(n.tenant_id.as_str(), "…");
+            *reasons.entry(kind).or_default() += 1;
+        }
+    }
+    for (r, c) in &reasons {
+        let _ = writeln!(s, "    failed ×{c}: {r}");
+    }
+    let dir = data.display();
+    let _ = writeln!(
+        s,
+        "  see: rentops dunning outbox|tasks|letters|notices --failed --data {dir} --client {client}; replay a day: rentops dunning run --dry-run --as-of DATE --data {dir} --client {client}"
+    );
+    Ok(s)
 }
 
 fn clock_now(c: &ManualClock) -> DateTime<Utc> {

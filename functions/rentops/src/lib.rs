@@ -9,6 +9,7 @@
 //! - [`plugin_cmd`]: `rentops plugin ...`, the rule-plugin operator workflow.
 
 pub mod demo;
+pub mod dunning_cmd;
 pub mod notify_check;
 pub mod ops;
 pub mod plugin_cmd;

@@ -115,6 +115,11 @@ enum Command {
         #[command(subcommand)]
         command: SampleCommand,
     },
+    /// Scheduled dunning: reminders, overdue tiers, late fees (run or dry-run a date).
+    Dunning {
+        #[command(subcommand)]
+        command: rentops::dunning_cmd::DunningCommand,
+    },
     /// Client rule plugins: build, test, deploy, list, activate, rollback, shadow (plugins/OPERATORS.md).
     Plugin {
         #[command(subcommand)]
@@ -143,11 +148,17 @@ enum DlqCommand {
     List {
         #[command(flatten)]
         data: DataArg,
+        /// payment-events, notices or dunning-work.
+        #[arg(long, default_value = "payment-events")]
+        queue: String,
     },
-    /// Move dead-lettered messages back to payment-events (after fixing the cause).
+    /// Move dead-lettered messages back to their queue (after fixing the cause).
     Redrive {
         #[command(flatten)]
         data: DataArg,
+        /// payment-events, notices or dunning-work.
+        #[arg(long, default_value = "payment-events")]
+        queue: String,
     },
 }
 
@@ -230,6 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Notify { command: NotifyCommand::Check(args) } => return notify_check::run(&args),
         Command::Plugin { command } => return rentops::plugin_cmd::run(command).await,
+        Command::Dunning { command } => return rentops::dunning_cmd::run(command).await,
         Command::Sample { command: SampleCommand::Generate { out } } => {
             rentops_sample::write_all(&out, &rentops_sample::SampleSpec::demo())
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -326,13 +338,13 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             let client = loaded_client(&ports, client).await?;
             print!("{}", ops::format_rejected(&ports, &client).await?);
         }
-        Command::Dlq { command: DlqCommand::List { data } } => {
+        Command::Dlq { command: DlqCommand::List { data, queue } } => {
             let ports = open_existing(&data.data)?;
-            print!("{}", ops::dlq_list(&ports, &data.data).await?);
+            print!("{}", ops::dlq_list(&ports, &data.data, &queue).await?);
         }
-        Command::Dlq { command: DlqCommand::Redrive { data } } => {
+        Command::Dlq { command: DlqCommand::Redrive { data, queue } } => {
             let ports = open_existing(&data.data)?;
-            println!("moved {} message(s) back to payment-events", ops::dlq_redrive(&ports).await?);
+            println!("moved {} message(s) back to {queue}", ops::dlq_redrive(&ports, &queue).await?);
         }
     }
     Ok(0)

@@ -81,19 +81,27 @@ pub async fn format_rejected(ports: &Ports, client: &ClientId) -> anyhow::Result
     Ok(out)
 }
 
-/// `rentops dlq list`: each dead-lettered message, why it failed, and how to replay it.
-pub async fn dlq_list(ports: &Ports, data: &Path) -> anyhow::Result<String> {
-    let dlq = format!("{}-dlq", queues::PAYMENT_EVENTS);
+/// The queues with a dead-letter queue that `rentops dlq` handles.
+pub const DLQ_QUEUES: &[&str] = &[queues::PAYMENT_EVENTS, queues::NOTICES, queues::DUNNING_WORK];
+
+/// `rentops dlq list`: each dead-lettered message of `queue`, why it failed, and how to replay it.
+pub async fn dlq_list(ports: &Ports, data: &Path, queue: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(DLQ_QUEUES.contains(&queue), "queue {queue:?}: expected one of {}", DLQ_QUEUES.join(", "));
+    let dlq = format!("{queue}-dlq");
     let mut out = String::new();
     let msgs = ports.queue.receive(&dlq, 10, Duration::from_secs(1)).await?;
     let depth = ports.queue.depth(&dlq).await? + msgs.len() as u64;
     let _ = writeln!(out, "{dlq}: {depth} message(s)");
     for m in &msgs {
-        let what = match serde_json::from_str::<PaymentEventMessage>(&m.body) {
-            Ok(p) => format!("client {} event {} {}", p.client, p.event.dedup_key(), p.event.amount.grouped()),
-            Err(_) => format!("unreadable body ({} bytes)", m.body.len()),
+        let what = if queue == queues::PAYMENT_EVENTS {
+            match serde_json::from_str::<PaymentEventMessage>(&m.body) {
+                Ok(p) => format!("client {} event {} {}", p.client, p.event.dedup_key(), p.event.amount.grouped()),
+                Err(_) => format!("unreadable body ({} bytes)", m.body.len()),
+            }
+        } else {
+            format!("{:.200}", m.body)
         };
-        let why = match poster::failure(ports, queues::PAYMENT_EVENTS, &m.id).await? {
+        let why = match poster::failure(ports, queue, &m.id).await? {
             Some(f) => format!("{} (after {} tries, {})", f.error, f.receive_count, f.at.format("%Y-%m-%d %H:%M:%S")),
             None => "no failure recorded".into(),
         };
@@ -102,13 +110,18 @@ pub async fn dlq_list(ports: &Ports, data: &Path) -> anyhow::Result<String> {
         let _ = ports.queue.change_visibility(&dlq, &m.receipt, Duration::ZERO).await;
     }
     if depth > 0 {
-        let _ = writeln!(out, "replay all once the cause is fixed: rentops dlq redrive --data {}", data.display());
+        let _ = writeln!(
+            out,
+            "replay all once the cause is fixed: rentops dlq redrive --queue {queue} --data {}",
+            data.display()
+        );
     }
     Ok(out)
 }
 
-pub async fn dlq_redrive(ports: &Ports) -> anyhow::Result<u32> {
-    Ok(ports.queue.redrive(queues::PAYMENT_EVENTS, 1000).await?)
+pub async fn dlq_redrive(ports: &Ports, queue: &str) -> anyhow::Result<u32> {
+    anyhow::ensure!(DLQ_QUEUES.contains(&queue), "queue {queue:?}: expected one of {}", DLQ_QUEUES.join(", "));
+    Ok(ports.queue.redrive(queue, 1000).await?)
 }
 
 /// `rentops notify replay`: verify a kept notification again as of its arrival and record it.

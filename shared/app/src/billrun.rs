@@ -185,12 +185,13 @@ pub fn payment_request(inv: &Invoice, now: DateTime<Utc>, valid_days: u32) -> Re
     })
 }
 
-/// An invoice as stored: open invoices carry the sparse gsi1 (`OPEN`,
+/// An invoice as stored: open invoices carry the sparse gsi1 (`OPEN#<shard>`,
 /// `<due>#<number>`) that dunning scans; paid ones drop it.
 pub fn invoice_item(inv: &Invoice) -> Item {
     let item = Item::new(keys::lease(inv.lease.as_str()), keys::invoice_sk(&inv.key()), to_json(inv));
     if inv.is_open() {
-        item.with_gsi1(keys::OPEN_INVOICES, keys::open_invoice_gsi_sk(inv.due_date, inv.number.as_str()))
+        let shard = rentops_domain::dunning::shard_of(&inv.lease);
+        item.with_gsi1(keys::open_invoices(shard), keys::open_invoice_gsi_sk(inv.due_date, inv.number.as_str()))
     } else {
         item
     }

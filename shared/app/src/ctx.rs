@@ -8,6 +8,10 @@ use rentops_ports::{Blob, ClientId, ClientStore, Clock, Intake, Queue, Secrets, 
 pub mod queues {
     /// Verified payment events waiting to be matched and posted.
     pub const PAYMENT_EVENTS: &str = "payment-events";
+    /// Dunning shard tasks (`dunning::ShardTask`): one client's open invoices of one shard on one date.
+    pub const DUNNING_WORK: &str = "dunning-work";
+    /// Dunning notices to deliver (`dunning::NoticeRef`), consumed by the notifier.
+    pub const NOTICES: &str = "notices";
 }
 
 /// Everything a handler may touch. Cheap to clone.

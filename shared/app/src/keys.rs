@@ -7,8 +7,10 @@
 //! | `PORTFOLIO`                | `PROJECT#<id>` ...      | projects, buildings, units, tenants    |
 //! | `PORTFOLIO`                | `LEASE#<number>`        | lease index (project/building of lease)|
 //! | `LEASE#<number>`           | `META`                  | lease + account (credit), versioned    |
-//! | `LEASE#<number>`           | `INV#<period>`          | invoice; gsi1 `OPEN` / `<due>#<inv>`   |
-//! | `LEASE#<number>`           | `ENTRY#<entry id>`      | ledger entry (payment, refund, ...)    |
+//! | `LEASE#<number>`           | `INV#<period>`          | invoice; gsi1 `OPEN#<shard>` / `<due>#<inv>` while open |
+//! | `LEASE#<number>`           | `ENTRY#<entry id>`      | ledger entry (payment, refund, late fee)|
+//! | `LEASE#<number>`           | `DUN#<invoice key>`     | dunning state of an invoice            |
+//! | `NOTICE#<invoice number>`  | `<stage>#<channel>#<rule version>` | dunning notice (idempotency key) |
 //! | `ORDER#<out_trade_no>`     | `META`                  | payment request we issued              |
 //! | `EVT#<dedup key>`          | `RECEIVED`              | webhook idempotency record             |
 //! | `EVT#<dedup key>`          | `POSTED`                | poster's processed marker              |
@@ -29,8 +31,21 @@ pub const PORTFOLIO: &str = "PORTFOLIO";
 pub const SUSPENSE: &str = "SUSPENSE";
 pub const REJECTED: &str = "REJECTED";
 pub const AUDIT: &str = "AUDIT";
-/// gsi1 partition of open invoices (sort key `<due date>#<invoice number>`).
-pub const OPEN_INVOICES: &str = "OPEN";
+/// gsi1 partition of one shard of open invoices (sort key `<due date>#<invoice number>`): `OPEN#00`..`OPEN#15`,
+/// the shard being `rentops_domain::dunning::shard_of(lease)`; dunning fans out over them.
+pub fn open_invoices(shard: u32) -> String {
+    format!("OPEN#{shard:02}")
+}
+/// Sort-key prefix of dunning states in a lease partition.
+pub const DUNNING_PREFIX: &str = "DUN#";
+/// Dunning state of the invoice with key `invoice_key` (`2026-12`, `DEP`).
+pub fn dunning_sk(invoice_key: &str) -> String {
+    format!("{DUNNING_PREFIX}{invoice_key}")
+}
+/// Partition of an invoice's dunning notices.
+pub fn notice(invoice_number: &str) -> String {
+    format!("NOTICE#{invoice_number}")
+}
 pub const RECEIVED: &str = "RECEIVED";
 pub const POSTED: &str = "POSTED";
 pub const SYS_CLIENTS: &str = "SYS#CLIENTS";

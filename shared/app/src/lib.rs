@@ -5,6 +5,9 @@
 //! - payment-webhook → [`webhook`] (verify with `rentops_codecs`, record, enqueue), routed by [`api`]
 //! - ledger-poster   → [`poster`] (match with `rentops_domain::matching`, post with `rentops_domain::ledger`)
 //! - bill-run        → [`billrun`] (`rentops_domain::billing`)
+//! - dunning         → [`dunning`] (`rentops_domain::dunning`, rules from [`plugins`]), notices to the notifier
+//! - notifier        → [`notifier`] (SMS / e-mail through `rentops_ports::Messenger`, in-app inbox, collector
+//!   tasks, demand letters; templates from `rentops_domain::notices`)
 //! - reports         → [`reports`] (receivable vs received, suspense list)
 //! - sample data and portfolio loading → [`portfolio`]
 //! - bank statements uploaded by staff → [`statements`]
@@ -17,9 +20,11 @@ pub mod audit;
 pub mod auth;
 pub mod billrun;
 pub mod ctx;
+pub mod dunning;
 pub mod http;
 pub mod keys;
 pub mod notary;
+pub mod notifier;
 pub mod plugins;
 pub mod portfolio;
 pub mod poster;

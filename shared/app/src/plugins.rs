@@ -42,17 +42,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use rentops_domain::billing::Invoice;
-use rentops_domain::ledger::{EntryKind, LedgerEntry};
+use chrono::{DateTime, NaiveDate, Utc};
 use rentops_plugin_host::artifact::{self, ArtifactError};
 use rentops_plugin_host::{
     ClientRules, Decision, DecisionSource, FallbackEvent, FallbackSink, LoadError, LoadedPlugin, PluginRuntime,
 };
 use rentops_ports::{ClientId, ClientStore, Condition, Item, PortError, PutMode, Query, WriteOp, keys::prefix};
 use rentops_rules::{
-    ApplicantFacts, CreditDecision, DunningDecision, InvoiceFacts, LateFee, PluginInfo, SlaDecision, TenantHistory,
-    TicketFacts,
+    ApplicantFacts, CreditDecision, DunningDecision, InvoiceFacts, LateFee, PluginInfo, SlaDecision, TicketFacts,
 };
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +57,6 @@ use crate::audit;
 use crate::auth::{Principal, Role};
 use crate::ctx::Ports;
 use crate::keys;
-use crate::portfolio::{self, LeaseRecord};
 
 /// The plugin kind this registry holds (the WIT world `rules`: dunning, SLA and credit in one artifact).
 pub const KIND: &str = "rules";
@@ -873,112 +869,11 @@ impl AuditFallbackSink {
 // ------------------------------------------------------------------------------------------------ facts
 
 /// The dunning facts of every open invoice of `client` as of the local date `as_of` (issued on or before it,
-/// outstanding > 0), in lease then invoice order.
-///
-/// - `days_since_issue` / `days_after_due`: whole days from the invoice's issue / due date to `as_of` (dates
-///   are local dates in the client's time zone).
-/// - `partial_payments`: ledger entries (payments, credit applied) that put money on this invoice.
-/// - `history`: the lease's *other* invoices due in the 12 months before `as_of` that were paid after their
-///   due date (local date of `paid_at`) or are still open past due; the longest such delay; tenure in whole
-///   months since the lease start.
-/// - `prior_stages`: empty (dunning stages are not recorded yet, issue 4); `category`: empty (leases carry
-///   no category yet).
+/// outstanding > 0), in lease then invoice order — exactly what the dunning run gives the plugin (see
+/// [`crate::dunning::open_invoice_facts`]: days in the client's calendar, part payments, tenant history,
+/// prior stages, lease category).
 pub async fn invoice_facts(ports: &Ports, client: &ClientId, as_of: NaiveDate) -> Result<Vec<InvoiceFacts>, PortError> {
-    let store = ports.client_store(client);
-    let settings = portfolio::client_settings(&store).await?;
-    let tz = settings.time_zone;
-    let mut out = Vec::new();
-    for idx in portfolio::lease_index(&store).await? {
-        let invoices = portfolio::lease_invoices(&store, &idx.number).await?;
-        if !invoices.iter().any(|i| is_open_on(i, as_of)) {
-            continue;
-        }
-        let entries = portfolio::lease_entries(&store, &idx.number).await?;
-        let lease: LeaseRecord = store
-            .get(&keys::lease(&idx.number), keys::META)
-            .await?
-            .ok_or_else(|| PortError::NotFound(format!("lease {} of {client}", idx.number)))?
-            .decode()?;
-        let tenure = months_between(lease.lease.rules.start, as_of);
-        for inv in invoices.iter().filter(|i| is_open_on(i, as_of)) {
-            let history = history_of(&invoices, inv, as_of, tz, tenure);
-            let cur = inv.amount.currency.code();
-            let minor = |m: &rentops_domain::Money, what: &str| {
-                rentops_rules::money::major_to_minor(m.amount, cur).ok_or_else(|| {
-                    PortError::Other(format!(
-                        "invoice {}: {what} {} is not a whole number of minor units",
-                        inv.number.as_str(),
-                        m.amount
-                    ))
-                })
-            };
-            out.push(InvoiceFacts {
-                invoice_id: inv.number.as_str().to_string(),
-                lease_id: idx.number.clone(),
-                days_since_issue: days(inv.issue_date, as_of),
-                days_after_due: days(inv.due_date, as_of),
-                amount_due: rentops_rules::Money::new(minor(&inv.amount, "amount")?, cur),
-                amount_outstanding: rentops_rules::Money::new(minor(&inv.outstanding(), "outstanding amount")?, cur),
-                partial_payments: part_payments(&entries, inv),
-                prior_stages: Vec::new(),
-                history,
-                category: String::new(),
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn is_open_on(inv: &Invoice, as_of: NaiveDate) -> bool {
-    inv.is_open() && inv.issue_date <= as_of && inv.outstanding().amount > rust_decimal::Decimal::ZERO
-}
-
-fn days(from: NaiveDate, to: NaiveDate) -> i32 {
-    i32::try_from((to - from).num_days()).unwrap_or(if to > from { i32::MAX } else { i32::MIN })
-}
-
-/// Whole months from `start` to `as_of` (0 when `as_of` is before `start`).
-fn months_between(start: NaiveDate, as_of: NaiveDate) -> u32 {
-    let mut m = (as_of.year() - start.year()) * 12 + as_of.month() as i32 - start.month() as i32;
-    if as_of.day() < start.day() {
-        m -= 1;
-    }
-    u32::try_from(m).unwrap_or(0)
-}
-
-fn history_of(invoices: &[Invoice], this: &Invoice, as_of: NaiveDate, tz: chrono_tz::Tz, tenure: u32) -> TenantHistory {
-    let window_start = as_of.checked_sub_months(chrono::Months::new(12)).unwrap_or(as_of);
-    let mut h = TenantHistory { late_invoices_12m: 0, max_days_late_12m: 0, tenure_months: tenure };
-    for inv in invoices {
-        if inv.number == this.number
-            || inv.status == rentops_domain::billing::InvoiceStatus::Void
-            || inv.due_date < window_start
-            || inv.due_date >= as_of
-        {
-            continue;
-        }
-        let late_days = match (inv.is_open(), inv.paid_at) {
-            (true, _) => days(inv.due_date, as_of),
-            (false, Some(at)) => days(inv.due_date, at.with_timezone(&tz).date_naive()),
-            (false, None) => 0,
-        };
-        if late_days > 0 {
-            h.late_invoices_12m += 1;
-            h.max_days_late_12m = h.max_days_late_12m.max(late_days as u32);
-        }
-    }
-    h
-}
-
-fn part_payments(entries: &[LedgerEntry], inv: &Invoice) -> u32 {
-    let n = entries
-        .iter()
-        .filter(|e| matches!(e.kind, EntryKind::Payment | EntryKind::CreditApplied))
-        .filter(|e| {
-            e.allocations.iter().any(|a| a.invoice == inv.number && a.amount.amount > rust_decimal::Decimal::ZERO)
-        })
-        .count();
-    u32::try_from(n).unwrap_or(u32::MAX)
+    crate::dunning::open_invoice_facts(&ports.client_store(client), as_of).await
 }
 
 // ------------------------------------------------------------------------------------------------ shadow
@@ -1334,13 +1229,5 @@ mod tests {
         for bad in ["1.0", "1.0.0.0", "01.0.0", "1.a.0", "1.0.0-rc1", "", "1234567.0.0", "1..0"] {
             assert!(sortable_version(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn tenure_in_whole_months() {
-        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
-        assert_eq!(months_between(d(2025, 1, 15), d(2026, 1, 15)), 12);
-        assert_eq!(months_between(d(2025, 1, 15), d(2026, 1, 14)), 11);
-        assert_eq!(months_between(d(2026, 2, 1), d(2026, 1, 1)), 0);
     }
 }

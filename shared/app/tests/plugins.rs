@@ -9,6 +9,7 @@
 //! | `tampered_artifact_falls_back`         | altered blob → Integrity error, default rules + `plugin.load_failed` audit, never a crash |
 //! | `clients_are_isolated`                 | client B can neither activate nor load client A's version            |
 //! | `fixture_shadow_for_sla_and_credit`    | ticket / applicant fixtures (TOML) shadow-run with exact differences  |
+//! | `dunning_uses_the_plugin_and_keeps_going_when_it_breaks` | the dunning worker's notices carry the active plugin's version; a broken artifact → default rules, audited, the run completes |
 //!
 //! Guests come from `scripts/build-plugins.sh` (`$CARGO_TARGET_DIR/plugins/{default,example}.wasm`); the
 //! tests precompile them with `rentops_plugin_host::precompile` exactly as `rentops plugin deploy` does.
@@ -640,4 +641,54 @@ monthly_rent = { minor = 600000, currency = "CNY" }
     assert!(err.starts_with("bad.json:1:"), "{err}");
     let err = Fixtures::parse("bad.toml", "[[invoicez]]\n").unwrap_err();
     assert!(err.contains("bad.toml") && err.contains("invoicez"), "{err}");
+}
+
+#[tokio::test]
+async fn dunning_uses_the_plugin_and_keeps_going_when_it_breaks() {
+    use rentops_app::dunning::{Dunning, DunningSettings};
+    use rentops_domain::dunning::Notice;
+    let h = harness().await;
+    let c = &h.lotus;
+    let v = match deploy(&h, c, example(), "1.0.0", "alice").await {
+        DeployOutcome::Deployed(v) => v,
+        other => panic!("{other:?}"),
+    };
+    plugins::activate(&h.ports, c, "1.0.0", &Expect::Any, &op("alice"), "").await.unwrap();
+    let notices = |ports: Ports| async move {
+        let store = ports.client_store(&ClientId::new(SECOND_CLIENT).unwrap());
+        rentops_app::notifier::notices(&store).await.unwrap()
+    };
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+    let w = Dunning::with_default_runtime(h.ports.clone(), DunningSettings::default()).unwrap();
+    let mut plugin_notices = 0;
+    for d in 1..=10 {
+        let r = w.run_client(c, day(d)).await.unwrap();
+        assert_eq!(r.rules, "plugin 1.0.0");
+        assert_eq!(r.fallbacks, 0);
+        plugin_notices += r.notices;
+    }
+    let by_plugin: Vec<Notice> = notices(h.ports.clone()).await;
+    assert!(plugin_notices > 0 && by_plugin.len() as u64 == plugin_notices, "{plugin_notices} {}", by_plugin.len());
+    assert!(by_plugin.iter().all(|n| n.rule_version == "1.0.0"));
+
+    // The artifact is damaged in the bucket: the next runs use the default rules, say so, and finish.
+    let mut bytes = example().artifact.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    h.ports.blob.put(&v.artifact_key, bytes, "application/octet-stream", PutMode::Overwrite).await.unwrap();
+    let w = Dunning::with_default_runtime(h.ports.clone(), DunningSettings::default()).unwrap();
+    let mut fallback_notices = 0;
+    for d in 11..=25 {
+        let r = w.run_client(c, day(d)).await.unwrap();
+        assert!(r.rules.starts_with("fallback: "), "{}", r.rules);
+        fallback_notices += r.notices;
+    }
+    let all = notices(h.ports.clone()).await;
+    let defaults: Vec<&Notice> = all.iter().filter(|n| n.rule_version.starts_with("default-")).collect();
+    assert!(fallback_notices > 0 && defaults.len() as u64 == fallback_notices, "{fallback_notices}");
+    assert_eq!(all.len() - defaults.len(), by_plugin.len(), "the plugin's notices are kept as they were");
+    assert!(
+        audit::events(&h.ports, c).await.unwrap().iter().any(|e| e.action == "plugin.load_failed"),
+        "the failure is audited"
+    );
 }

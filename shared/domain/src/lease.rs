@@ -149,6 +149,10 @@ pub struct Lease {
     pub tenant_id: String,
     pub rules: BillingRules,
     pub status: LeaseStatus,
+    /// What is rented, for the client's rules: `office`, `apartment`, `parking`, `equipment`, ... (lower
+    /// case; dunning rules may differ per category). `None`: the rules' default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 impl Lease {
@@ -170,6 +174,7 @@ impl Lease {
         rules.validate(currency)?;
         Ok(Lease {
             number,
+            category: None,
             contract_ref: None,
             unit_id: unit_id.into(),
             building_id: building_id.into(),

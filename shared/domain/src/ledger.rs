@@ -113,6 +113,9 @@ pub struct LedgerEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refers_to: Option<String>,
     pub at: DateTime<Utc>,
+    /// Late-fee accruals: how the fee was calculated (rule, explanation, facts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calculation: Option<crate::dunning::LateFeeCalculation>,
 }
 
 impl LedgerEntry {
@@ -137,6 +140,7 @@ impl LedgerEntry {
             from_credit: outcome.from_credit.clone(),
             refers_to,
             at: posting.at,
+            calculation: None,
         }
     }
 }

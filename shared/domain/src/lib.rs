@@ -9,14 +9,18 @@
 //! - [`ledger`]: a lease account (invoices + tenant credit); payments, credit, refunds, reversals; ledger entries.
 //! - [`matching`]: order numbers and payment requests, references in remittance text, the match
 //!   decision, suggestions, and suspense items with clerk-readable reasons.
+//! - [`dunning`]: facts for the rule plugin, one notice per stage, dunning state, late-fee accruals, shards.
+//! - [`notices`]: notice and demand-letter templates (built-in bilingual defaults, client overrides) and the renderer.
 //! - [`summary`]: receivable vs received per project / building / total, collection rate,
 //!   overdue count, average collection cycle, share of rent more than 7 days late.
 
 pub mod billing;
+pub mod dunning;
 pub mod lease;
 pub mod ledger;
 pub mod matching;
 pub mod money;
+pub mod notices;
 pub mod org;
 pub mod payment;
 pub mod summary;

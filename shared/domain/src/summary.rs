@@ -47,7 +47,11 @@ pub struct InvoiceRow {
 /// Figures for one group of invoices. Raw counters are kept so groups can be merged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
+    /// Includes late fees (see `late_fees`).
     pub receivable: Money,
+    /// Late-fee invoices among `receivable` (accrued by dunning), and what was paid on them (in `received`).
+    pub late_fees: Money,
+    pub late_fees_paid: Money,
     pub received: Money,
     pub invoice_count: u32,
     pub overdue_count: u32,
@@ -70,6 +74,8 @@ impl Figures {
     pub fn new(currency: &Currency) -> Figures {
         Figures {
             receivable: Money::zero(currency.clone()),
+            late_fees: Money::zero(currency.clone()),
+            late_fees_paid: Money::zero(currency.clone()),
             received: Money::zero(currency.clone()),
             invoice_count: 0,
             overdue_count: 0,
@@ -107,6 +113,10 @@ impl Figures {
 
     fn add(&mut self, inv: &Invoice, as_of: NaiveDate, tz: Tz) {
         self.receivable.amount += inv.amount.amount;
+        if inv.kind == InvoiceKind::LateFee {
+            self.late_fees.amount += inv.amount.amount;
+            self.late_fees_paid.amount += inv.paid.amount;
+        }
         self.received.amount += inv.paid.amount;
         self.invoice_count += 1;
         if inv.status == InvoiceStatus::Open && inv.due_date < as_of {

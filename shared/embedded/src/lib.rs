@@ -8,6 +8,7 @@
 //! | `Blob` | [`LocalBlob`] (rows of the same database; large content in files; presigned uploads served by the local runner) | [`blob`] |
 //! | `Intake` | [`SqliteIntake`] (blob + record + message in one transaction) | [`intake`] |
 //! | `Secrets` | [`FileSecrets`] (a private JSON file) | [`secrets`] |
+//! | `Messenger` | [`LocalOutbox`] (every SMS / email written to the client's `OUTBOX` in the store) | [`outbox`] |
 //!
 //! [`EmbeddedBackend::open`] lays them out in one directory, store, queue,
 //! blobs and intake on ONE SQLite database so that an intake is one
@@ -17,6 +18,7 @@
 
 pub mod blob;
 pub mod intake;
+pub mod outbox;
 pub mod queue;
 pub mod secrets;
 mod sqlite;
@@ -30,6 +32,7 @@ use rentops_ports::{PortError, PortResult};
 
 pub use blob::LocalBlob;
 pub use intake::SqliteIntake;
+pub use outbox::LocalOutbox;
 pub use queue::{QueueConfig, SqliteQueue};
 pub use secrets::FileSecrets;
 pub use sqlite::WriterStats;
@@ -37,13 +40,18 @@ pub use store::SqliteStore;
 
 /// The queue of verified payment events (webhook → ledger poster).
 pub const PAYMENT_EVENTS: &str = "payment-events";
+/// The queue of dunning notices to deliver (dunning worker → notifier).
+pub const NOTICES: &str = "notices";
+/// The queue of dunning shard tasks (schedule → dunning worker).
+pub const DUNNING_WORK: &str = "dunning-work";
 
 /// The queues rentops itself uses, with their SQS settings.
 pub fn default_queues() -> Vec<(String, QueueConfig)> {
-    vec![(
-        PAYMENT_EVENTS.to_string(),
-        QueueConfig { max_receive_count: 5, default_visibility: Duration::from_secs(30) },
-    )]
+    vec![
+        (PAYMENT_EVENTS.to_string(), QueueConfig { max_receive_count: 5, default_visibility: Duration::from_secs(30) }),
+        (NOTICES.to_string(), QueueConfig { max_receive_count: 5, default_visibility: Duration::from_secs(60) }),
+        (DUNNING_WORK.to_string(), QueueConfig { max_receive_count: 3, default_visibility: Duration::from_secs(960) }),
+    ]
 }
 
 /// Options of [`EmbeddedBackend::open_with`].
@@ -76,6 +84,8 @@ pub struct EmbeddedBackend {
     pub blob: Arc<LocalBlob>,
     pub intake: Arc<SqliteIntake>,
     pub secrets: Arc<FileSecrets>,
+    /// Outbound SMS / email: written to each client's local outbox.
+    pub outbox: Arc<LocalOutbox>,
     db: sqlite::Db,
 }
 
@@ -99,8 +109,10 @@ impl EmbeddedBackend {
         FileSecrets::create_if_missing(&secrets_path)?;
         let db = sqlite::Db::open(&dir.join("rentops.sqlite"), "")?;
         let queue = SqliteQueue::with_db(db.clone(), &queue_refs)?;
+        let store = Arc::new(SqliteStore::with_db(db.clone())?);
         Ok(EmbeddedBackend {
-            store: Arc::new(SqliteStore::with_db(db.clone())?),
+            outbox: Arc::new(LocalOutbox::new(store.clone())),
+            store,
             intake: Arc::new(SqliteIntake::new(db.clone(), queue.clone())),
             queue: Arc::new(queue),
             blob: Arc::new(LocalBlob::with_db(

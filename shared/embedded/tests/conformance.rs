@@ -81,3 +81,29 @@ async fn embedded_backend_passes_all_suites() {
     // The default queue exists with its documented settings.
     assert_eq!(backend.queue.config("payment-events").map(|c| c.max_receive_count), Some(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_outbox_passes_the_messenger_suite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SqliteStore::open(dir.path().join("rentops.sqlite")).expect("open store"));
+    let outbox = rentops_embedded::LocalOutbox::new(store.clone());
+    let client = rentops_ports::ClientId::new("acme").expect("client id");
+    let accepted = conformance::messenger_suite(
+        Arc::new(outbox),
+        &client,
+        &ns(),
+        "+8613800138000",
+        "tenant@example.com",
+        conformance::Dedup::Exact,
+    )
+    .await;
+    // Every accepted message is in the client's outbox exactly once, as sent; nothing else is.
+    let listed = rentops_embedded::outbox::list(&rentops_ports::ClientStore::new(store, client)).await.expect("list");
+    assert_eq!(listed.len(), accepted.len(), "{listed:#?}");
+    for (msg, sent) in &accepted {
+        let rec = listed.iter().find(|r| r.message_id == sent.message_id).expect("accepted message is listed");
+        assert_eq!((rec.channel, rec.to.as_str(), rec.body.as_str()), (msg.channel, msg.to.as_str(), msg.body.as_str()));
+        assert_eq!(rec.subject, msg.subject);
+        assert_eq!(rec.idempotency_key, msg.idempotency_key);
+    }
+}

@@ -14,6 +14,8 @@
 //! * [`intake_suite`] — the atomic intake (blob + record + message), checked
 //!   through the same backend's store, blob and queue. (`conformance/intake.rs`)
 //! * [`secrets_suite`] — present/absent secrets, redacted `Debug`. (`conformance/secrets.rs`)
+//! * [`messenger_suite`] — SMS and email accepted, idempotency keys, permanent errors
+//!   for undeliverable recipients. (`conformance/messenger.rs`)
 //! * [`faults`] — [`faults::FlakyStore`], a store wrapper injecting transient
 //!   errors on a seeded schedule, optionally *after* the write landed.
 //!
@@ -23,12 +25,14 @@
 mod blob;
 pub mod faults;
 mod intake;
+mod messenger;
 mod queue;
 mod secrets;
 mod store;
 
 pub use blob::blob_suite;
 pub use intake::{IntakeBackend, intake_suite};
+pub use messenger::{Dedup, messenger_suite};
 pub use queue::queue_suite;
 pub use secrets::secrets_suite;
 pub use store::store_suite;

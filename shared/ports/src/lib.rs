@@ -1,7 +1,7 @@
 //! Ports: the narrow traits the application needs from the outside world.
 //!
 //! Every port has two real adapters: `rentops-aws` (DynamoDB, SQS, S3, Secrets
-//! Manager) and `rentops-embedded` (one SQLite file plus a local directory).
+//! Manager, SNS + SES for [`messenger`]) and `rentops-embedded` (one SQLite file plus a local directory).
 //! Both pass the same conformance suite in [`conformance`].
 //!
 //! Client isolation: every store key is built by [`keys`] and starts with
@@ -18,7 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub mod keys;
+pub mod messenger;
 pub use keys::{ClientId, ClientStore};
+pub use messenger::{MessageChannel, Messenger, OutboundMessage, SendError, SentMessage};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
