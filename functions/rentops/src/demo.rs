@@ -395,8 +395,7 @@ async fn dunning_section(
             continue;
         }
         let stages: Vec<String> = r.stages.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let fees =
-            rentops_app::dunning::late_fee_totals(r).iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ");
+        let fees = rentops_app::dunning::late_fee_totals(r).iter().map(|m| m.grouped()).collect::<Vec<_>>().join(", ");
         let _ = writeln!(
             s,
             "  {day}  {:>4} notices  {:<70} {}",
@@ -422,7 +421,7 @@ async fn dunning_section(
         outbox.iter().filter(|m| m.channel == rentops_ports::MessageChannel::Email).count(),
         tasks.len(),
         letters.len(),
-        rentops_app::dunning::late_fee_totals(&total).iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+        rentops_app::dunning::late_fee_totals(&total).iter().map(|m| m.grouped()).collect::<Vec<_>>().join(", ")
     );
     let mut reasons: BTreeMap<String, u32> = BTreeMap::new();
     for n in &failed {
