@@ -42,7 +42,7 @@ enum Command {
         #[arg(long)]
         sample: Option<PathBuf>,
     },
-    /// Run the system locally: HTTP API + queue consumer + daily bill run.
+    /// Run the system locally: HTTP API + queue consumer + daily bill run + daily dunning (09:00 local) + notifier.
     Serve {
         #[command(flatten)]
         data: DataArg,
@@ -248,7 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("sample files written to {}", out.display());
         }
         Command::Serve { data, addr } => {
-            let (_b, ports) = open_local(&data.data, &format!("http://{addr}"), system_clock())?;
+            let (backend, ports) = open_local(&data.data, &format!("http://{addr}"), system_clock())?;
             let api = Api::new(Arc::new(WebhookService::new(ports.clone())))
                 .with_auth(Authenticator::Local(rentops::local_issuer(&data.data)?));
             let server = runner::Server::start(api, &addr).await?;
@@ -265,7 +265,55 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     }
                 }
             });
+            // Dunning as the schedule runs it: once a day per client from 09:00 local (idempotent, so a
+            // restart running the day again sends nothing twice), and the notifier as the SQS trigger does.
+            let dunning = tokio::spawn({
+                let ports = ports.clone();
+                let outbox = backend.outbox.clone();
+                async move {
+                    let worker =
+                        match rentops_app::dunning::Dunning::with_default_runtime(ports.clone(), Default::default()) {
+                            Ok(w) => w,
+                            Err(e) => return tracing::error!(error = %e, "dunning worker could not start"),
+                        };
+                    let notifier = rentops_app::notifier::Notifier::new(ports.clone(), outbox);
+                    let mut done: std::collections::HashMap<String, chrono::NaiveDate> = Default::default();
+                    loop {
+                        match portfolio::clients(&ports).await {
+                            Ok(clients) => {
+                                for c in clients {
+                                    let Ok(settings) = portfolio::client_settings(&ports.client_store(&c)).await else {
+                                        continue;
+                                    };
+                                    let local = ports.clock.now().with_timezone(&settings.time_zone);
+                                    let today = local.date_naive();
+                                    if local.time() < chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("09:00")
+                                        || done.get(c.as_str()) == Some(&today)
+                                    {
+                                        continue;
+                                    }
+                                    match worker.run_client(&c, today).await {
+                                        Ok(r) => {
+                                            tracing::info!(client = %c, %today, notices = r.notices, accruals = r.accruals, "daily dunning done");
+                                            done.insert(c.to_string(), today);
+                                        }
+                                        Err(e) => {
+                                            tracing::warn!(client = %c, error = %e, "dunning failed; retrying in a minute")
+                                        }
+                                    }
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "listing clients failed"),
+                        }
+                        if let Err(e) = notifier.drain(1000).await {
+                            tracing::warn!(error = %e, "notifier failed; retrying");
+                        }
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                    }
+                }
+            });
             tokio::signal::ctrl_c().await?;
+            dunning.abort();
             bills.abort();
             consumer.stop().await;
             server.stop().await;
