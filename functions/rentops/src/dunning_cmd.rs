@@ -93,6 +93,17 @@ pub enum DunningCommand {
         #[arg(long, env = "USER")]
         user: String,
     },
+    /// A tenant's "why was I charged": every notice and late-fee accrual of one invoice, with the rule
+    /// version and the calculation stored next to each fee.
+    Explain {
+        #[arg(long, env = "RENTOPS_DATA", default_value = ".rentops/data")]
+        data: PathBuf,
+        #[arg(long)]
+        client: String,
+        /// Invoice number, e.g. INV-L-000123-2026-12.
+        #[arg(long)]
+        invoice: String,
+    },
     /// Demand letters issued for a client (blob key and SHA-256 of each).
     Letters {
         #[arg(long, env = "RENTOPS_DATA", default_value = ".rentops/data")]
@@ -233,6 +244,54 @@ pub async fn run(cmd: DunningCommand) -> anyhow::Result<i32> {
             let who = Principal { client: ClientId::new(client)?, user, role: Role::Collector };
             let t = notifier::record_task_outcome(&ports, &who, &task, &result, &note, promised_date).await?;
             println!("task {} ({}): {result} recorded", t.id, t.invoice);
+            Ok(0)
+        }
+        DunningCommand::Explain { data, client, invoice } => {
+            let (_b, ports) = open(&data)?;
+            let store = ports.client_store(&ClientId::new(client)?);
+            let number = rentops_domain::org::InvoiceNumber::new(&invoice)
+                .map_err(|e| anyhow::anyhow!("--invoice {invoice:?}: {e}"))?;
+            let lease = number.lease();
+            let Some(inv) =
+                portfolio::lease_invoices(&store, lease.as_str()).await?.into_iter().find(|i| i.number == number)
+            else {
+                anyhow::bail!("no invoice {invoice} in this client's ledger");
+            };
+            println!(
+                "{}: {} due {}, paid {}, outstanding {} ({:?})",
+                inv.number,
+                inv.amount.grouped(),
+                inv.due_date,
+                inv.paid.grouped(),
+                inv.outstanding().grouped(),
+                inv.status
+            );
+            let mut notices: Vec<_> =
+                notifier::notices(&store).await?.into_iter().filter(|n| n.invoice == number).collect();
+            notices.sort_by(|a, b| (a.as_of, &a.stage).cmp(&(b.as_of, &b.stage)));
+            println!("notices ({}):", notices.len());
+            for n in &notices {
+                println!(
+                    "  {} {:<26} {:<12} day {:>3}  outstanding {}  late fee {}  rules {}",
+                    n.as_of,
+                    n.stage,
+                    n.channel.as_str(),
+                    n.facts.days_after_due,
+                    n.facts.outstanding.grouped(),
+                    n.facts.late_fee.grouped(),
+                    n.rule_version
+                );
+            }
+            let fees: Vec<_> = portfolio::lease_entries(&store, lease.as_str())
+                .await?
+                .into_iter()
+                .filter(|e| e.calculation.as_ref().is_some_and(|c| c.invoice == number))
+                .collect();
+            println!("late fees ({}):", fees.len());
+            for e in &fees {
+                let c = e.calculation.as_ref().expect("filtered");
+                println!("  {} +{}  {}  (rules {})", c.as_of, e.amount.grouped(), c.explanation, c.rule_version);
+            }
             Ok(0)
         }
         DunningCommand::Letters { data, client } => {
