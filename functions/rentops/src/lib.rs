@@ -8,6 +8,7 @@
 //!   suspense, rejected, DLQ, replay, statement import, bill run).
 //! - [`plugin_cmd`]: `rentops plugin ...`, the rule-plugin operator workflow.
 
+pub mod contract_cmd;
 pub mod demo;
 pub mod dunning_cmd;
 pub mod notify_check;

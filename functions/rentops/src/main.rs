@@ -125,6 +125,16 @@ enum Command {
         #[command(subcommand)]
         command: rentops::plugin_cmd::PluginCommand,
     },
+    /// Contracts: notarize, receipts, offline verification (`contract verify`).
+    Contract {
+        #[command(subcommand)]
+        command: rentops::contract_cmd::ContractCommand,
+    },
+    /// The notary's transparency logs: keys, checkpoints, consistency proofs (`log consistency`: offline).
+    Log {
+        #[command(subcommand)]
+        command: rentops::contract_cmd::LogCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -242,6 +252,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Notify { command: NotifyCommand::Check(args) } => return notify_check::run(&args),
         Command::Plugin { command } => return rentops::plugin_cmd::run(command).await,
         Command::Dunning { command } => return rentops::dunning_cmd::run(command).await,
+        Command::Contract { command } => return rentops::contract_cmd::run(command).await,
+        Command::Log { command } => return rentops::contract_cmd::run_log(command).await,
         Command::Sample { command: SampleCommand::Generate { out } } => {
             rentops_sample::write_all(&out, &rentops_sample::SampleSpec::demo())
                 .with_context(|| format!("writing {}", out.display()))?;

@@ -1,0 +1,383 @@
+//! `rentops contract verify` and `rentops log consistency` (offline, issue 6) on good and tampered inputs, on
+//! files produced by `rentops contract notarize` and `rentops log checkpoint|prove` over a data directory; and
+//! the binary's exit codes (0 valid, 2 invalid, 1 cannot run).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rentops::contract_cmd::{self, ConsistencyArgs, VerifyArgs};
+use rentops_app::portfolio;
+use rentops_merkle::{Checkpoint, NoteSigner, NoteVerifier};
+use rentops_ports::ClientId;
+use rentops_sample::{MAIN_CLIENT, SampleSpec};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn small_spec() -> SampleSpec {
+    SampleSpec { seed: 7, year: 2026, month: 12, projects: 1, buildings: 1, units: 4, leases: 3 }
+}
+
+/// A data directory with the small sample portfolio loaded.
+fn data_dir(root: &Path) -> PathBuf {
+    let data = root.join("data");
+    rt().block_on(async {
+        let (_b, ports) =
+            rentops::open_local(&data, "http://127.0.0.1:8080", std::sync::Arc::new(rentops_ports::SystemClock))
+                .unwrap();
+        for p in &rentops_sample::portfolio(&small_spec()).clients {
+            portfolio::load(&ports, p).await.unwrap();
+        }
+    });
+    data
+}
+
+fn acme() -> ClientId {
+    ClientId::new(MAIN_CLIENT).unwrap()
+}
+
+fn contract_pdf(i: usize) -> Vec<u8> {
+    format!("%PDF-1.7\n% lease contract {i} between Acme Properties and tenant T{i}\nrent CNY 4,500.00 monthly\n")
+        .into_bytes()
+}
+
+struct Notarized {
+    file: PathBuf,
+    receipt: PathBuf,
+    log_key: String,
+}
+
+/// Notarize `n` files through `contract notarize`; returns them with their receipts.
+fn notarize_files(data: &Path, dir: &Path, n: usize) -> Vec<Notarized> {
+    rt().block_on(async {
+        let (_b, ports, notary) = contract_cmd::open_notary(data).unwrap();
+        let client = contract_cmd::loaded_client(&ports, MAIN_CLIENT).await.unwrap();
+        let mut out = Vec::new();
+        for i in 0..n {
+            let file = dir.join(format!("contract-{i}.pdf"));
+            std::fs::write(&file, contract_pdf(i)).unwrap();
+            let o = contract_cmd::notarize_file(&ports, &notary, &client, &file, None, None, None).await.unwrap();
+            assert!(o.appended);
+            assert_eq!(o.index, i as u64);
+            assert_eq!(o.receipt_path, dir.join(format!("contract-{i}.pdf.receipt.json")));
+            out.push(Notarized { file, receipt: o.receipt_path, log_key: o.log_key });
+        }
+        out
+    })
+}
+
+fn verify(file: &Path, receipt: &Path, key: Option<&str>) -> contract_cmd::Verdict {
+    contract_cmd::verify(&VerifyArgs {
+        file: file.to_path_buf(),
+        receipt: receipt.to_path_buf(),
+        key: key.map(str::to_string),
+        origin: None,
+    })
+    .expect("runs")
+}
+
+#[test]
+fn verify_accepts_a_notarized_file_and_rejects_every_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let docs = notarize_files(&data, dir.path(), 3);
+    let d = &docs[1];
+    let key = d.log_key.as_str();
+    assert!(key.starts_with("rentops.local/notary/acme-properties+"), "{key}");
+
+    // Pinned: valid, no warning; the line says what was proven.
+    let v = verify(&d.file, &d.receipt, Some(key));
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.code(), 0);
+    assert!(v.warnings.is_empty());
+    assert!(v.line.starts_with("valid: contract-1.pdf (sha256 "), "{}", v.line);
+    assert!(v.line.contains("is entry 1 (contract) of log rentops.local/notary/acme-properties"), "{}", v.line);
+    assert!(v.line.contains("in the tree of size 2") && v.line.ends_with("(pinned)"), "{}", v.line);
+    // The key from a file (as `rentops log key > acme.vkey` writes it).
+    let key_file = dir.path().join("acme.vkey");
+    std::fs::write(&key_file, format!("{key}\n")).unwrap();
+    assert!(verify(&d.file, &d.receipt, Some(key_file.to_str().unwrap())).valid);
+    // Not pinned: still valid, with a warning that says so.
+    let v = verify(&d.file, &d.receipt, None);
+    assert!(v.valid);
+    assert_eq!(v.warnings.len(), 1);
+    assert!(v.warnings[0].starts_with("the log key is not pinned"), "{:?}", v.warnings);
+    assert!(v.line.ends_with("(NOT pinned)"));
+    // --origin must match.
+    let mut args = VerifyArgs {
+        file: d.file.clone(),
+        receipt: d.receipt.clone(),
+        key: Some(key.into()),
+        origin: Some("rentops.local/notary/acme-properties".into()),
+    };
+    assert!(contract_cmd::verify(&args).unwrap().valid);
+    args.origin = Some("rentops.local/notary/lotus-parking".into());
+    let v = contract_cmd::verify(&args).unwrap();
+    assert_eq!(
+        v.line,
+        "invalid: the receipt is from log \"rentops.local/notary/acme-properties\", not \"rentops.local/notary/lotus-parking\""
+    );
+
+    // Another document with this receipt; this document with another's receipt.
+    let v = verify(&docs[0].file, &d.receipt, Some(key));
+    assert_eq!(v.code(), 2);
+    assert!(v.line.starts_with("invalid: the document's SHA-256 is "), "{}", v.line);
+    assert!(!verify(&d.file, &docs[2].receipt, Some(key)).valid);
+
+    // Every byte of the document, changed: invalid.
+    let original = std::fs::read(&d.file).unwrap();
+    let tampered = dir.path().join("tampered.pdf");
+    for pos in 0..original.len() {
+        let mut b = original.clone();
+        b[pos] ^= 0x01;
+        std::fs::write(&tampered, &b).unwrap();
+        let v = verify(&tampered, &d.receipt, Some(key));
+        assert_eq!(v.code(), 2, "document byte {pos}: {}", v.line);
+    }
+    // One byte more or less.
+    std::fs::write(&tampered, [original.as_slice(), b"\n"].concat()).unwrap();
+    assert!(!verify(&tampered, &d.receipt, Some(key)).valid);
+    std::fs::write(&tampered, &original[..original.len() - 1]).unwrap();
+    assert!(!verify(&tampered, &d.receipt, Some(key)).valid);
+
+    // Every byte of the receipt, changed (three ways): invalid, pinned or not.
+    let receipt = std::fs::read(&d.receipt).unwrap();
+    let bad = dir.path().join("bad.receipt.json");
+    let mut checked = 0;
+    for pos in 0..receipt.len() {
+        for flip in [0x01u8, 0x20, 0x80] {
+            let mut b = receipt.clone();
+            b[pos] ^= flip;
+            std::fs::write(&bad, &b).unwrap();
+            let v = verify(&d.file, &bad, Some(key));
+            assert_eq!(v.code(), 2, "receipt byte {pos} ^ {flip:#x}: {}", v.line);
+            assert!(v.line.starts_with("invalid: "));
+            // Not pinned: a changed receipt is still caught (its own key no longer verifies it).
+            assert!(!verify(&d.file, &bad, None).valid, "receipt byte {pos} ^ {flip:#x}, not pinned");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3 * receipt.len());
+
+    // A receipt re-signed by a forger's key: self-consistent, so valid only when NOT pinned; the pinned
+    // key refuses it.
+    let forged = forge_receipt(&receipt, "rentops.local/notary/acme-properties");
+    std::fs::write(&bad, forged.to_json()).unwrap();
+    let v = verify(&d.file, &bad, Some(key));
+    assert_eq!(v.code(), 2);
+    assert!(v.line.contains("not the pinned key"), "{}", v.line);
+    let v = verify(&d.file, &bad, None);
+    assert!(v.valid && v.warnings[0].starts_with("the log key is not pinned"), "{v:?}");
+
+    // A key that is neither a key nor a file cannot run (exit 1, not "invalid").
+    let err = contract_cmd::verify(&VerifyArgs {
+        file: d.file.clone(),
+        receipt: d.receipt.clone(),
+        key: Some("no-such-key".into()),
+        origin: None,
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("neither a log key"), "{err}");
+}
+
+/// The receipt's checkpoint re-signed (same tree) with another key, and that key named in the receipt.
+fn forge_receipt(receipt: &[u8], name: &str) -> rentops_merkle::Receipt {
+    let mut r = rentops_merkle::Receipt::from_json(receipt).unwrap();
+    let genuine = NoteVerifier::parse(&r.log_key).unwrap();
+    let cp = Checkpoint::open(&r.checkpoint, &genuine).unwrap();
+    let forger = NoteSigner::from_seed(name, [0x66; 32]).unwrap();
+    r.checkpoint = cp.sign(&forger).unwrap();
+    r.log_key = forger.verifier().to_vkey();
+    r
+}
+
+fn consistency(old: &Path, new: &Path, proof: Option<&Path>, key: &str) -> anyhow::Result<contract_cmd::Verdict> {
+    contract_cmd::consistency(&ConsistencyArgs {
+        old: old.to_path_buf(),
+        new: new.to_path_buf(),
+        proof: proof.map(Path::to_path_buf),
+        key: Some(key.to_string()),
+        receipt: None,
+    })
+}
+
+#[test]
+fn log_consistency_checks_checkpoints_and_proofs_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let docs = notarize_files(&data, dir.path(), 7);
+    let key = docs[0].log_key.clone();
+    let d = dir.path();
+    // What `rentops log checkpoint --size N --out ...` and `rentops log prove --old A --new B --out ...` write.
+    rt().block_on(async {
+        let (_b, _ports, notary) = contract_cmd::open_notary(&data).unwrap();
+        for s in [1, 3, 5, 7] {
+            std::fs::write(d.join(format!("cp{s}")), notary.checkpoint(&acme(), s).await.unwrap().unwrap()).unwrap();
+        }
+        for (a, b) in [(3, 7), (1, 5), (5, 7)] {
+            let (bundle, _, _) = notary.consistency(&acme(), a, b).await.unwrap();
+            std::fs::write(d.join(format!("proof{a}-{b}.json")), bundle.to_json()).unwrap();
+        }
+    });
+    let (cp3, cp7, proof) = (d.join("cp3"), d.join("cp7"), d.join("proof3-7.json"));
+
+    let v = consistency(&cp3, &cp7, Some(&proof), &key).unwrap();
+    assert!(v.valid, "{v:?}");
+    assert!(v.line.starts_with("valid: log rentops.local/notary/acme-properties of 7 entries"), "{}", v.line);
+    assert!(v.line.contains("extends the one of 3 entries") && v.line.contains("(consistency proof checked)"));
+    assert!(consistency(&d.join("cp1"), &d.join("cp5"), Some(&d.join("proof1-5.json")), &key).unwrap().valid);
+    // Same checkpoint twice: no proof needed.
+    assert!(consistency(&cp7, &cp7, None, &key).unwrap().valid);
+    // Key from a receipt: valid, with the not-pinned warning.
+    let v = contract_cmd::consistency(&ConsistencyArgs {
+        old: cp3.clone(),
+        new: cp7.clone(),
+        proof: Some(proof.clone()),
+        key: None,
+        receipt: Some(docs[0].receipt.clone()),
+    })
+    .unwrap();
+    assert!(v.valid && v.warnings.len() == 1, "{v:?}");
+
+    // The wrong proof for these checkpoints; swapped checkpoints; different sizes without a proof.
+    let v = consistency(&cp3, &cp7, Some(&d.join("proof5-7.json")), &key).unwrap();
+    assert_eq!(v.line, "invalid: the proof is for sizes 5 -> 7, the checkpoints have 3 -> 7");
+    let v = consistency(&cp7, &cp3, Some(&proof), &key).unwrap();
+    assert!(v.line.starts_with("invalid: the log shrank:"), "{}", v.line);
+    let err = consistency(&cp3, &cp7, None, &key).unwrap_err();
+    assert!(err.to_string().contains("a consistency proof is needed"), "{err}");
+    // Another log's key.
+    let other = NoteSigner::from_seed("rentops.local/notary/acme-properties", [1; 32]).unwrap();
+    let v = consistency(&cp3, &cp7, Some(&proof), &other.verifier().to_vkey()).unwrap();
+    assert_eq!(v.code(), 2);
+    assert!(v.line.contains("no signature by key"), "{}", v.line);
+
+    // Every byte of either checkpoint or of the proof, changed: invalid.
+    let bad = d.join("bad");
+    for (name, which) in [("old", &cp3), ("new", &cp7), ("proof", &proof)] {
+        let original = std::fs::read(which).unwrap();
+        for pos in 0..original.len() {
+            let mut b = original.clone();
+            b[pos] ^= 0x01;
+            std::fs::write(&bad, &b).unwrap();
+            let (o, n, p) = match name {
+                "old" => (&bad, &cp7, &proof),
+                "new" => (&cp3, &bad, &proof),
+                _ => (&cp3, &cp7, &bad),
+            };
+            let v = consistency(o, n, Some(p), &key).unwrap();
+            assert_eq!(v.code(), 2, "{name} byte {pos}: {}", v.line);
+        }
+    }
+
+    // A fork: the log's own key signs a different tree of size 7 (a rewritten log). Same size, other
+    // head: caught without a proof; and the genuine proof from 3 does not lead to it.
+    let signer = NoteSigner::parse(
+        std::fs::read_to_string(data.join("notary-keys").join(format!("{MAIN_CLIENT}.key"))).unwrap().trim_end(),
+    )
+    .unwrap();
+    let genuine = Checkpoint::open(&std::fs::read_to_string(&cp7).unwrap(), signer.verifier()).unwrap();
+    let forked = Checkpoint::new(genuine.origin.clone(), 7, rentops_merkle::sha256(b"another tree"));
+    let fork = d.join("fork7");
+    std::fs::write(&fork, forked.sign(&signer).unwrap()).unwrap();
+    let v = consistency(&cp7, &fork, None, &key).unwrap();
+    assert!(v.line.contains("two different trees of size 7"), "{}", v.line);
+    assert!(!consistency(&cp3, &fork, Some(&proof), &key).unwrap().valid);
+}
+
+fn rentops_bin(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rentops")).args(args).output().expect("runs the binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_binary_notarizes_and_exits_0_valid_2_invalid_1_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let data_s = data.to_str().unwrap();
+    let file = dir.path().join("lease L-000001.pdf");
+    std::fs::write(&file, contract_pdf(1)).unwrap();
+    let file_s = file.to_str().unwrap();
+
+    let (code, out, err) =
+        rentops_bin(&["contract", "notarize", "--data", data_s, "--client", MAIN_CLIENT, "--file", file_s]);
+    assert_eq!(code, 0, "{out}{err}");
+    let receipt = dir.path().join("lease L-000001.pdf.receipt.json");
+    assert!(out.contains(&format!("receipt: {}", receipt.display())), "{out}");
+    let sha = rentops_merkle::sha256(&contract_pdf(1)).to_hex();
+    assert!(
+        out.starts_with(&format!("notarized contracts/{MAIN_CLIENT}/files/{sha}/lease_L-000001.pdf: entry 0 of log")),
+        "{out}"
+    );
+    // Again: the same entry, nothing appended.
+    let (code, out, _) =
+        rentops_bin(&["contract", "notarize", "--data", data_s, "--client", MAIN_CLIENT, "--file", file_s]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("already notarized"), "{out}");
+
+    let (code, key, _) = rentops_bin(&["log", "key", "--data", data_s, "--client", MAIN_CLIENT]);
+    assert_eq!(code, 0);
+    let key = key.trim();
+    let receipt_s = receipt.to_str().unwrap();
+    let (code, out, err) = rentops_bin(&["contract", "verify", file_s, receipt_s, "--key", key]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(out.starts_with("valid: lease L-000001.pdf"), "{out}");
+    let (code, out, err) = rentops_bin(&["contract", "verify", file_s, receipt_s]);
+    assert_eq!(code, 0, "{out}");
+    assert!(err.starts_with("warning: the log key is not pinned"), "{err}");
+
+    let tampered = dir.path().join("tampered.pdf");
+    std::fs::write(&tampered, contract_pdf(1).iter().map(|b| if *b == b'5' { b'6' } else { *b }).collect::<Vec<_>>())
+        .unwrap();
+    let (code, out, _) = rentops_bin(&["contract", "verify", tampered.to_str().unwrap(), receipt_s, "--key", key]);
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out.lines().count(), 1, "one line: {out}");
+    assert!(out.starts_with("invalid: the document's SHA-256 is "), "{out}");
+    let (code, _, err) = rentops_bin(&["contract", "verify", "/nonexistent.pdf", receipt_s, "--key", key]);
+    assert_eq!(code, 1, "{err}");
+
+    // The receipt again, from the store (stored one and a proof against the latest checkpoint).
+    let doc_key = format!("contracts/{MAIN_CLIENT}/files/{sha}/lease_L-000001.pdf");
+    let (code, stored, _) =
+        rentops_bin(&["contract", "receipt", "--data", data_s, "--client", MAIN_CLIENT, "--key", &doc_key]);
+    assert_eq!(code, 0);
+    assert_eq!(stored, std::fs::read_to_string(&receipt).unwrap());
+
+    // log checkpoint / prove / consistency, after a second document.
+    let second = dir.path().join("second.pdf");
+    std::fs::write(&second, contract_pdf(2)).unwrap();
+    let (code, ..) = rentops_bin(&[
+        "contract",
+        "notarize",
+        "--data",
+        data_s,
+        "--client",
+        MAIN_CLIENT,
+        "--file",
+        second.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    for (size, name) in [("1", "cp1"), ("2", "cp2")] {
+        let args = ["log", "checkpoint", "--data", data_s, "--client", MAIN_CLIENT, "--size", size, "--out", &p(name)];
+        assert_eq!(rentops_bin(&args).0, 0);
+    }
+    let args = ["log", "prove", "--data", data_s, "--client", MAIN_CLIENT, "--old", "1", "--out", &p("proof.json")];
+    assert_eq!(rentops_bin(&args).0, 0);
+    let (code, out, _) =
+        rentops_bin(&["log", "consistency", &p("cp1"), &p("cp2"), "--proof", &p("proof.json"), "--key", key]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) =
+        rentops_bin(&["log", "consistency", &p("cp2"), &p("cp1"), "--proof", &p("proof.json"), "--key", key]);
+    assert_eq!(code, 2, "{out}");
+    let (code, _, err) = rentops_bin(&["log", "consistency", &p("cp1"), &p("cp2"), "--key", key]);
+    assert_eq!(code, 1, "{err}");
+    let (code, out, _) = rentops_bin(&["log", "check", "--data", data_s, "--client", MAIN_CLIENT]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(": 2 entries,"), "{out}");
+}
