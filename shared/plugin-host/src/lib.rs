@@ -30,7 +30,8 @@
 //! `rentops plugin test`).
 //!
 //! # What is guaranteed
-//! - Load ([`PluginRuntime::load`]): artifact integrity (sha256 of the payload, see [`artifact`]), engine
+//! - Load ([`PluginRuntime::load`]): artifact integrity (BLAKE3 of the payload; sha256 in format-1
+//!   artifacts, which still load, see [`artifact`]), engine
 //!   compatibility (checked by wasmtime), **zero imports**, exports `rentops:rules/{plugin,dunning,sla,credit}`
 //!   at a supported major ([`SUPPORTED_CONTRACT_MAJORS`]), a trial instance whose `plugin.info` is valid and
 //!   reports contract 1.x and whose `plugin.init(table)` accepts the table packaged in the component's

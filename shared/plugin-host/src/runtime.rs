@@ -420,10 +420,15 @@ impl PluginRuntime {
     /// `plugin.info` (validated, contract 1.x) and accept its table in `plugin.init`.
     pub fn load(&self, artifact_bytes: &[u8]) -> Result<Arc<LoadedPlugin>, LoadError> {
         let art = artifact::decode(artifact_bytes)?;
+        if art.format == artifact::FORMAT_1 {
+            warn!(component_sha256 = %art.component_sha256,
+                "plugin artifact has envelope format 1 (sha256 payload check, slower to load than format 2's BLAKE3); re-run `rentops plugin deploy` to repackage it as format 2");
+        }
         // SAFETY: `Component::deserialize` requires bytes produced by wasmtime's own serializer. The
-        // payload's sha256 was written next to it by `precompile` and has just been verified, so these are
-        // the exact bytes wasmtime produced at deploy time (the artifact store itself is trusted: only the
-        // deploy command writes it). wasmtime further checks version and engine settings.
+        // payload's checksum (BLAKE3, or sha256 in format 1) was written next to it by `precompile` and has
+        // just been verified, so these are the exact bytes wasmtime produced at deploy time (the artifact
+        // store itself is trusted: only the deploy command writes it). wasmtime further checks version and
+        // engine settings.
         let component = unsafe { Component::deserialize(&self.inner.engine, art.payload) }
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         self.finish_load(component, art.component_sha256, art.table)
