@@ -16,6 +16,7 @@
 //!
 //! The binary (`src/main.rs`) only wires this into `lambda_runtime`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -133,8 +134,15 @@ pub struct Probe {
 impl Probe {
     /// Init from the environment: `RULES_ARTIFACT` names the `.cwasm`. `started` is when `main` began.
     pub fn from_env(started: Instant) -> Result<Probe, InitError> {
-        let path = std::env::var(ARTIFACT_ENV).map_err(|_| InitError::ArtifactEnvMissing)?;
-        let bytes = std::fs::read(&path).map_err(|source| InitError::ArtifactRead { path: path.clone(), source })?;
+        let path = std::env::var_os(ARTIFACT_ENV).ok_or(InitError::ArtifactEnvMissing)?;
+        Probe::from_file(Path::new(&path), started)
+    }
+
+    /// Init from an artifact file. A missing or unreadable file is a deployment error
+    /// ([`InitError::ArtifactRead`]); an artifact that does not load is not (see [`Probe::new`]).
+    pub fn from_file(path: &Path, started: Instant) -> Result<Probe, InitError> {
+        let bytes = std::fs::read(path)
+            .map_err(|source| InitError::ArtifactRead { path: path.display().to_string(), source })?;
         Probe::new(&bytes, started)
     }
 

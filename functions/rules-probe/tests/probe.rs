@@ -108,3 +108,16 @@ fn response_json_shape() {
     assert_eq!(v["dunning"]["stage"], serde_json::to_value(&r.dunning.stage).expect("stage"));
     assert_eq!(v["late_fee"]["amount"]["currency"], "CNY");
 }
+
+#[test]
+fn a_missing_artifact_file_is_an_init_error() {
+    let missing = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-dir/nope.cwasm");
+    let err = Probe::from_file(&missing, Instant::now()).err().expect("init error");
+    match &err {
+        rules_probe::InitError::ArtifactRead { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{err}")
+        }
+        other => panic!("expected ArtifactRead, got {other}"),
+    }
+    assert!(err.to_string().contains("nope.cwasm"), "{err}");
+}
