@@ -11,14 +11,19 @@
 //! 2. builds `rules-probe` and `hello-lambda` with `cargo build --release` in a separate cargo invocation
 //!    (no feature unification with this crate's `compile`: the probe links the runtime-only host), checks
 //!    the probe binary contains no Cranelift, strips copies of both (`strip`) and prints their sizes;
-//! 3. runs a fake Lambda Runtime API on localhost and, N times alternating (after 2 warm-up runs each),
-//!    spawns each stripped binary with the Lambda environment (`AWS_LAMBDA_RUNTIME_API`,
-//!    `AWS_LAMBDA_FUNCTION_NAME`, `_MEMORY_SIZE`, `_VERSION`, log group/stream, JSON logs; no
-//!    `RUST_BACKTRACE`, as on Lambda) and measures process spawn → invocation response received;
+//! 3. runs a fake Lambda Runtime API on localhost and, N times in rotating order (after 2 warm-up runs
+//!    each), spawns hello-lambda, rules-probe, and — to split the difference, not for the goal —
+//!    rules-probe given a file that is not an artifact (same binary, wasmtime engine and pooling allocator
+//!    set up, no plugin loaded, answers from the native fallback), each with the Lambda environment
+//!    (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, `_MEMORY_SIZE`, `_VERSION`, log group/stream,
+//!    JSON logs; no `RUST_BACKTRACE`, as on Lambda) and measures process spawn → invocation response
+//!    received;
 //! 4. checks every answer: hello echoes the event; the probe's dunning decision and late fee equal the
-//!    native `rentops-rules` evaluation for the same facts, and both came from the plugin;
-//! 5. prints p50/p90 of both, the ratio (goal ≤ 1.3×) and the probe's own log of its first decision
-//!    (runtime + artifact load, first decision, main → decision).
+//!    native `rentops-rules` evaluation for the same facts, and both came from the plugin (from the
+//!    fallback for the no-plugin variant);
+//! 5. prints p50/p90 of each, the ratio probe/hello (the goal, ≤ 1.3×), the split of the difference
+//!    (binary + engine vs the plugin load) and the probe's own log of its first decision (runtime +
+//!    artifact load, first decision, main → decision).
 //!
 //! Not measured: Lambda's own sandbox/VM start and fetching the code package (the same for both
 //! functions), a cold page cache (binaries and the `.cwasm` are in the page cache after the warm-ups).
@@ -120,18 +125,55 @@ fn run_once(api: &mut FakeRuntimeApi, bin: &Path, event: &[u8], artifact: &Path,
     }
 }
 
-/// The probe's `"first decision"` JSON log line → (init_us, first_decision_us, main_to_decision_us).
-fn first_decision(stdout: &str) -> (u64, u64, u64) {
+/// The probe's `"first decision"` JSON log line.
+struct FirstDecision {
+    init: Duration,
+    first: Duration,
+    main_to: Duration,
+}
+
+fn first_decision(stdout: &str) -> FirstDecision {
     for line in stdout.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
         let f = &v["fields"];
         if f["message"] == "first decision" {
-            let get =
-                |k: &str| f[k].as_u64().unwrap_or_else(|| fail(format!("first decision log without {k}: {line}")));
-            return (get("init_us"), get("first_decision_us"), get("main_to_decision_us"));
+            let get = |k: &str| {
+                Duration::from_micros(
+                    f[k].as_u64().unwrap_or_else(|| fail(format!("first decision log without {k}: {line}"))),
+                )
+            };
+            return FirstDecision {
+                init: get("init_us"),
+                first: get("first_decision_us"),
+                main_to: get("main_to_decision_us"),
+            };
         }
     }
     fail(format!("rules-probe logged no \"first decision\" line:\n{stdout}"))
+}
+
+/// Timings of one probe variant.
+#[derive(Default)]
+struct ProbeRuns {
+    total: Vec<Duration>,
+    init: Vec<Duration>,
+    first: Vec<Duration>,
+    main_to: Vec<Duration>,
+}
+
+impl ProbeRuns {
+    fn push(&mut self, r: &Run) {
+        let d = first_decision(&r.stdout);
+        self.total.push(r.elapsed);
+        self.init.push(d.init);
+        self.first.push(d.first);
+        self.main_to.push(d.main_to);
+    }
+    fn sort(&mut self) {
+        for v in [&mut self.total, &mut self.init, &mut self.first, &mut self.main_to] {
+            v.sort();
+        }
+    }
 }
 
 fn main() {
@@ -234,57 +276,90 @@ fn main() {
     };
 
     let (hello, probe) = (&bins[0].2, &bins[1].2);
+    // Same binary, but nothing to load: splits the difference into "bigger binary + wasmtime engine" and
+    // "the plugin load". Its answer must come from the fallback (native rules), and equal them.
+    let not_an_artifact = work.path().join("not-an-artifact.cwasm");
+    std::fs::write(&not_an_artifact, b"not a plugin").unwrap_or_else(|e| fail(e));
+    let check_no_plugin = |r: &Run| {
+        let got: ProbeResponse = serde_json::from_slice(&r.body).unwrap_or_else(|e| fail(e));
+        if got.dunning != want_dunning || got.late_fee != want_fee || got.plugin.is_some() {
+            fail(format!(
+                "rules-probe without a plugin answered {:?} {:?} {:?}",
+                got.dunning, got.late_fee, got.plugin
+            ));
+        }
+        if !matches!(got.dunning_source, Source::Fallback { .. }) {
+            fail(format!("rules-probe without a plugin: source {:?}", got.dunning_source));
+        }
+    };
     for _ in 0..2 {
         check_hello(&run_once(&mut api, hello, &event, &artifact, "hello-lambda"));
         check_probe(&run_once(&mut api, probe, &event, &artifact, "rules-probe"));
+        check_no_plugin(&run_once(&mut api, probe, &event, &not_an_artifact, "rules-probe"));
     }
     let load_before = load_avg();
-    let (mut th, mut tp) = (Vec::new(), Vec::new());
-    let (mut init, mut first, mut main_to) = (Vec::new(), Vec::new(), Vec::new());
+    let mut th = Vec::new();
+    let (mut plugin, mut no_plugin) = (ProbeRuns::default(), ProbeRuns::default());
     let mut sample = None;
     for i in 0..runs {
-        // alternate which goes first, so drift in machine load hits both alike
-        let order = if i % 2 == 0 { [false, true] } else { [true, false] };
-        for is_probe in order {
-            if is_probe {
-                let r = run_once(&mut api, probe, &event, &artifact, "rules-probe");
-                sample = Some(check_probe(&r));
-                let (a, b, c) = first_decision(&r.stdout);
-                init.push(Duration::from_micros(a));
-                first.push(Duration::from_micros(b));
-                main_to.push(Duration::from_micros(c));
-                tp.push(r.elapsed);
-            } else {
-                let r = run_once(&mut api, hello, &event, &artifact, "hello-lambda");
-                check_hello(&r);
-                th.push(r.elapsed);
+        // rotate which goes first, so drift in machine load hits all three alike
+        for k in 0..3 {
+            match (i + k) % 3 {
+                0 => {
+                    let r = run_once(&mut api, hello, &event, &artifact, "hello-lambda");
+                    check_hello(&r);
+                    th.push(r.elapsed);
+                }
+                1 => {
+                    let r = run_once(&mut api, probe, &event, &artifact, "rules-probe");
+                    sample = Some(check_probe(&r));
+                    plugin.push(&r);
+                }
+                _ => {
+                    let r = run_once(&mut api, probe, &event, &not_an_artifact, "rules-probe");
+                    check_no_plugin(&r);
+                    no_plugin.push(&r);
+                }
             }
         }
     }
     let load_after = load_avg();
-    for v in [&mut th, &mut tp, &mut init, &mut first, &mut main_to] {
-        v.sort();
-    }
+    th.sort();
+    plugin.sort();
+    no_plugin.sort();
     let d = sample.unwrap_or_else(|| fail("no runs (COLDSTART_RUNS=0?)"));
-    println!("== cold start: process spawn -> invocation response received ({runs} runs each, alternating)");
+    let p = |v: &[Duration], q: f64| ms(percentile(v, q));
+    let p50 = |v: &[Duration]| percentile(v, 0.5);
+    println!("== cold start: process spawn -> invocation response received ({runs} runs each, rotating order)");
     println!("load average before {load_before}, after {load_after} ({} cores)", num_cpus());
-    println!("hello-lambda : p50 {}  p90 {}  min {}", ms(percentile(&th, 0.5)), ms(percentile(&th, 0.9)), ms(th[0]));
-    println!("rules-probe  : p50 {}  p90 {}  min {}", ms(percentile(&tp, 0.5)), ms(percentile(&tp, 0.9)), ms(tp[0]));
-    let ratio = |p: f64| percentile(&tp, p).as_secs_f64() / percentile(&th, p).as_secs_f64();
-    println!("ratio probe/hello: p50 {:.2}x  p90 {:.2}x  (goal <= 1.3x)", ratio(0.5), ratio(0.9));
-    println!("difference p50: +{}", ms(percentile(&tp, 0.5).saturating_sub(percentile(&th, 0.5))));
-    println!("== inside rules-probe (its \"first decision\" log line), p50 / p90");
-    println!("runtime + load artifact (init_us)   : {} / {}", ms(percentile(&init, 0.5)), ms(percentile(&init, 0.9)));
+    println!("hello-lambda                  : p50 {}  p90 {}  min {}", p(&th, 0.5), p(&th, 0.9), ms(th[0]));
+    let t = &plugin.total;
+    println!("rules-probe                   : p50 {}  p90 {}  min {}", p(t, 0.5), p(t, 0.9), ms(t[0]));
+    let ratio = |q: f64| percentile(t, q).as_secs_f64() / percentile(&th, q).as_secs_f64();
+    println!("ratio rules-probe/hello: p50 {:.2}x  p90 {:.2}x  (goal <= 1.3x)", ratio(0.5), ratio(0.9));
+    let n = &no_plugin.total;
     println!(
-        "first decision (session, instantiate, init, dunning + late fee): {} / {}",
-        ms(percentile(&first, 0.5)),
-        ms(percentile(&first, 0.9))
+        "rules-probe, no plugin loaded : p50 {}  p90 {}  min {}  (for the split below only)",
+        p(n, 0.5),
+        p(n, 0.9),
+        ms(n[0])
     );
     println!(
-        "main() -> first decision            : {} / {}",
-        ms(percentile(&main_to, 0.5)),
-        ms(percentile(&main_to, 0.9))
+        "split of the p50 difference +{}: binary + engine (no-plugin - hello) +{}, plugin load not hidden (probe - no-plugin) +{}",
+        ms(p50(t).saturating_sub(p50(&th))),
+        ms(p50(n).saturating_sub(p50(&th))),
+        ms(p50(t).saturating_sub(p50(n)))
     );
+    for (name, v) in [("with the plugin", &plugin), ("no plugin loaded", &no_plugin)] {
+        println!("== inside rules-probe, {name} (its \"first decision\" log line), p50 / p90");
+        println!("runtime + load artifact (init_us): {} / {}", p(&v.init, 0.5), p(&v.init, 0.9));
+        println!(
+            "first decision (session, instantiate, init, dunning + late fee): {} / {}",
+            p(&v.first, 0.5),
+            p(&v.first, 0.9)
+        );
+        println!("main() -> first decision         : {} / {}", p(&v.main_to, 0.5), p(&v.main_to, 0.9));
+    }
     println!(
         "decision checked against native rentops-rules: stage {} tier {} legal_demand {} late fee {} {} (plugin {} {})",
         d.dunning.stage,

@@ -2,8 +2,10 @@
 //! kinds of the contract — dunning.decide, late fee, sla.decide, credit.decide — through the packaged default
 //! plugin (the `.cwasm` a deploy produces) vs the same table evaluated natively, same facts, same run, with
 //! the success path checked equal; decisions/s, ratio (goal ≥ 0.5) and per-call p50/p99 (instance reused).
-//! Also where a cold load's time goes: artifact decode (sha256 check), `Component::deserialize` (bytes, copied)
-//! vs `Component::deserialize_file` (mmap), and the host's whole `load`.
+//! Also where a cold load's time goes: artifact decode (BLAKE3 check; sha256 of the same payload, format 1's
+//! check, for comparison), `Component::deserialize` (bytes, copied) vs `Component::deserialize_file` (mmap; and
+//! writing the payload to a new file first, as a function with an empty /tmp would have to), and the host's
+//! whole `load`.
 //! Run without `RUST_BACKTRACE` as on Lambda (the success path creates no errors either way).
 //!
 //! ```text
@@ -180,7 +182,7 @@ fn load_breakdown(rt: &PluginRuntime, cwasm: &[u8]) {
     let decode = time(&|| {
         black_box(rentops_plugin_host::artifact::decode(black_box(cwasm)).unwrap_or_else(|e| fail(e)));
     });
-    // SAFETY (both): the payload was produced by this process's own `precompile` for this engine's settings.
+    // SAFETY (all three): the payload was produced by this process's own `precompile` for this engine's settings.
     let bytes = time(&|| {
         black_box(unsafe { wasmtime::component::Component::deserialize(rt.engine(), &payload) })
             .unwrap_or_else(|e| fail(e));
@@ -192,10 +194,28 @@ fn load_breakdown(rt: &PluginRuntime, cwasm: &[u8]) {
     let load = time(&|| {
         black_box(rt.load(cwasm)).unwrap_or_else(|e| fail(e));
     });
+    // The route `deserialize_file` would need on Lambda (its /tmp starts empty): write the verified payload
+    // to a fresh file, then map it. Measured to see whether it beats the copy `deserialize` makes.
+    let tmp_path = dir.path().join("fresh.cwasm");
+    let write_then_map = time(&|| {
+        let _ = std::fs::remove_file(&tmp_path);
+        std::fs::write(&tmp_path, &payload).unwrap_or_else(|e| fail(e));
+        black_box(unsafe { wasmtime::component::Component::deserialize_file(rt.engine(), &tmp_path) })
+            .unwrap_or_else(|e| fail(e));
+    });
+    let sha = time(&|| {
+        black_box(rentops_plugin_host::artifact::sha256_hex(black_box(&payload)));
+    });
     let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
     println!("== cold load of the default plugin ({} KiB artifact), p50 of 30", cwasm.len() / 1024);
-    println!("artifact::decode (sha256 of the payload)  : {}", us(decode));
+    println!("sha256 of the payload (format 1's check)  : {}", us(sha));
+    println!("artifact::decode (BLAKE3 of the payload)  : {}", us(decode));
     println!("Component::deserialize (bytes, copied)    : {}", us(bytes));
     println!("Component::deserialize_file (mmap)        : {}", us(file));
+    println!("write payload to a new file + deserialize_file: {}", us(write_then_map));
     println!("PluginRuntime::load (all of it)           : {}", us(load));
+    println!(
+        "  of which checks + trial instance (load - decode - deserialize bytes): {}",
+        us(load.saturating_sub(decode + bytes))
+    );
 }
