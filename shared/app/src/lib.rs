@@ -9,6 +9,8 @@
 //! - notifier        → [`notifier`] (SMS / e-mail through `rentops_ports::Messenger`, in-app inbox, collector
 //!   tasks, demand letters; templates from `rentops_domain::notices`)
 //! - reports         → [`reports`] (receivable vs received, suspense list)
+//! - contract templates, contracts, approvals, signing → [`contracts`] (`rentops_domain::contracts`); documents
+//!   notarized by [`notary`] (contract-notary)
 //! - sample data and portfolio loading → [`portfolio`]
 //! - bank statements uploaded by staff → [`statements`]
 //! - per-client rule plugins (registry, activation, loading, shadow runs) → [`plugins`] (`rentops-plugin-host`)
@@ -19,6 +21,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod billrun;
+pub mod contracts;
 pub mod ctx;
 pub mod dunning;
 pub mod http;

@@ -10,11 +10,14 @@
 //! - [`matching`]: order numbers and payment requests, references in remittance text, the match
 //!   decision, suggestions, and suspense items with clerk-readable reasons.
 //! - [`dunning`]: facts for the rule plugin, one notice per stage, dunning state, late-fee accruals, shards.
+//! - [`contracts`]: contract template versions, contracts and their linked records (renewal, amendment,
+//!   termination), approval chains, signing, the quarterly audit sample and checks.
 //! - [`notices`]: notice and demand-letter templates (built-in bilingual defaults, client overrides) and the renderer.
 //! - [`summary`]: receivable vs received per project / building / total, collection rate,
 //!   overdue count, average collection cycle, share of rent more than 7 days late.
 
 pub mod billing;
+pub mod contracts;
 pub mod dunning;
 pub mod lease;
 pub mod ledger;
