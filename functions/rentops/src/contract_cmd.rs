@@ -22,6 +22,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use rentops_app::Ports;
+use rentops_app::contracts::notarize::{self, PendingReport};
 use rentops_app::notary::{KeySource, Notary, NotaryConfig};
 use rentops_embedded::EmbeddedBackend;
 use rentops_merkle::{Checkpoint, ConsistencyBundle, Entry, Hash, NoteVerifier, Receipt, Sha256};
@@ -55,6 +56,15 @@ pub enum ContractCommand {
         /// Where to write the receipt. Default: `<FILE>.receipt.json`.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Notarize every stored document not in its client's log yet: signed contracts (`contracts/<client>/...`)
+    /// and demand letters (`letters/<client>/...`). What the contract-notary function does on AWS; idempotent.
+    NotarizePending {
+        #[command(flatten)]
+        data: DataDir,
+        /// Only this client (default: every client).
+        #[arg(long)]
+        client: Option<String>,
     },
     /// A notarized document's receipt: the one issued when it was logged, or (`--latest`) a proof
     /// against the log's latest checkpoint.
@@ -113,6 +123,17 @@ pub enum LogCommand {
         /// Write the bundle here (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Make a new signing key for a client's log on AWS (secret `rentops/<client>/notary`): writes the private
+    /// key to FILE (mode 0600) and prints the public key to publish.
+    NewKey {
+        #[arg(long)]
+        client: String,
+        /// The function's NOTARY_ORIGIN_PREFIX (the log is `<prefix>/<client>`).
+        #[arg(long)]
+        origin_prefix: String,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Check a client's whole log against its signatures (every leaf, checkpoint and receipt).
     Check {
@@ -542,6 +563,18 @@ pub async fn run(cmd: ContractCommand) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
+        ContractCommand::NotarizePending { data, client } => {
+            let (_b, ports, notary) = open_notary(&data.data)?;
+            let reports = match client {
+                Some(c) => {
+                    let c = loaded_client(&ports, &c).await?;
+                    vec![notarize::notarize_pending(&ports, &notary, &c).await?]
+                }
+                None => notarize::notarize_pending_all(&ports, &notary).await?,
+            };
+            print!("{}", render_pending(&reports));
+            Ok(if reports.iter().any(|r| !r.failed.is_empty()) { 1 } else { 0 })
+        }
         ContractCommand::Receipt { data, client, key, latest, out } => {
             let (_b, ports, notary) = open_notary(&data.data)?;
             let client = loaded_client(&ports, &client).await?;
@@ -583,6 +616,18 @@ pub async fn run_log(cmd: LogCommand) -> anyhow::Result<i32> {
             emit(&bundle.to_json(), out.as_deref(), "consistency proof")?;
             Ok(0)
         }
+        LogCommand::NewKey { client, origin_prefix, out } => {
+            let client = ClientId::new(client)?;
+            let vkey = new_key_file(&client, &origin_prefix, &out)?;
+            println!("private key written to {} (keep it secret; store it, then delete the file):", out.display());
+            println!(
+                "  aws secretsmanager create-secret --name {} --secret-string file://{}",
+                rentops_app::notary::layout::key_secret(client.as_str()),
+                out.display()
+            );
+            println!("public key (publish it; verifiers pin it): {vkey}");
+            Ok(0)
+        }
         LogCommand::Check { data, client } => {
             let (_b, ports, notary) = open_notary(&data.data)?;
             let client = loaded_client(&ports, &client).await?;
@@ -601,4 +646,46 @@ pub async fn run_log(cmd: LogCommand) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+/// The notarize-pending report, for people.
+pub fn render_pending(reports: &[PendingReport]) -> String {
+    let mut s = String::new();
+    for r in reports {
+        s += &format!(
+            "{}: {} documents, {} notarized now, {} already in the log, {} skipped, {} failed\n",
+            r.client,
+            r.documents,
+            r.appended.len(),
+            r.already,
+            r.skipped.len(),
+            r.failed.len()
+        );
+        for (key, index, kind) in &r.appended {
+            s += &format!("  + entry {index:>6}  {kind:<13} {key}\n");
+        }
+        for (key, why) in &r.skipped {
+            s += &format!("  - skipped {key}: {why}\n");
+        }
+        for (key, e) in &r.failed {
+            s += &format!("  ! FAILED {key}: {e} (run again)\n");
+        }
+    }
+    s
+}
+
+/// Write a new note signer key named `<origin_prefix>/<client>` to `out` (created, mode 0600); returns the
+/// public key.
+pub fn new_key_file(client: &ClientId, origin_prefix: &str, out: &Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    let origin = format!("{}/{client}", origin_prefix.trim_end_matches('/'));
+    let signer =
+        rentops_merkle::NoteSigner::generate(&origin).map_err(|e| anyhow::anyhow!("origin {origin:?}: {e}"))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(out).with_context(|| format!("creating {} (it must not exist)", out.display()))?;
+    f.write_all(format!("{}\n", signer.to_skey()).as_bytes())?;
+    Ok(signer.verifier().to_vkey())
 }

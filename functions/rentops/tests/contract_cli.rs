@@ -381,3 +381,69 @@ fn the_binary_notarizes_and_exits_0_valid_2_invalid_1_cannot_run() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(": 2 entries,"), "{out}");
 }
+
+#[test]
+fn notarize_pending_logs_stored_documents_once_and_new_key_makes_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    rt().block_on(async {
+        let (_b, ports) =
+            rentops::open_local(&data, "http://127.0.0.1:8080", std::sync::Arc::new(rentops_ports::SystemClock))
+                .unwrap();
+        for (key, body) in [
+            (format!("letters/{MAIN_CLIENT}/L-000001/INV-L-000001-2026-10/n1.txt"), "Demand letter"),
+            (format!("contracts/{MAIN_CLIENT}/files/x/scan.pdf"), "%PDF scan"),
+            ("contracts/ghost-co/files/x/scan.pdf".to_string(), "%PDF not ours"),
+        ] {
+            ports
+                .blob
+                .put(&key, body.as_bytes().to_vec(), "text/plain", rentops_ports::PutMode::CreateOnly)
+                .await
+                .unwrap();
+        }
+    });
+    let data_s = data.to_str().unwrap();
+    let (code, out, err) = rentops_bin(&["contract", "notarize-pending", "--data", data_s]);
+    assert_eq!(code, 0, "{out}{err}");
+    let first = out.lines().next().unwrap();
+    assert_eq!(first, "acme-properties: 2 documents, 2 notarized now, 0 already in the log, 0 skipped, 0 failed");
+    assert!(out.contains("demand-letter letters/acme-properties/L-000001/"), "{out}");
+    assert!(out.contains("lotus-parking: 0 documents"), "{out}");
+    let (code, out, _) = rentops_bin(&["contract", "notarize-pending", "--data", data_s, "--client", MAIN_CLIENT]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "acme-properties: 2 documents, 0 notarized now, 2 already in the log, 0 skipped, 0 failed");
+
+    let key_file = dir.path().join("acme.skey");
+    let (code, out, _) = rentops_bin(&[
+        "log",
+        "new-key",
+        "--client",
+        MAIN_CLIENT,
+        "--origin-prefix",
+        "rentops.example.com/notary",
+        "--out",
+        key_file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let signer = NoteSigner::parse(std::fs::read_to_string(&key_file).unwrap().trim_end()).unwrap();
+    assert_eq!(signer.verifier().name(), "rentops.example.com/notary/acme-properties");
+    assert!(out.contains("aws secretsmanager create-secret --name rentops/acme-properties/notary"), "{out}");
+    assert!(out.trim_end().ends_with(&signer.verifier().to_vkey()), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // Never overwrites a key.
+    let (code, ..) = rentops_bin(&[
+        "log",
+        "new-key",
+        "--client",
+        MAIN_CLIENT,
+        "--origin-prefix",
+        "x",
+        "--out",
+        key_file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+}

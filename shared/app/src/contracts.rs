@@ -31,6 +31,8 @@
 //! `front_desk`, `supervisor`, `legal` and `operator` record signatures. Every action is an audit event
 //! written in the same transaction as the action.
 
+pub mod notarize;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

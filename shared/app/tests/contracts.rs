@@ -500,3 +500,167 @@ async fn drafts(env: &Env) -> Vec<NewContract> {
     }
     out
 }
+
+// ---------------------------------------------------------------- notarization of stored documents
+
+use rentops_app::contracts::notarize::{self, CheckpointRouting, KeyOutcome};
+use rentops_app::notary::{KeySource, Notary, NotaryConfig};
+use rentops_ports::{Blob, PutMode};
+
+/// The notary over `env`'s ports, publishing checkpoints to a separate blob store (the Object Lock bucket on AWS).
+fn notary_with_checkpoint_store(env: &Env, checkpoints: Arc<dyn Blob>) -> (Ports, Notary) {
+    let mut ports = env.ports.clone();
+    ports.blob = Arc::new(CheckpointRouting::new(env.ports.blob.clone(), checkpoints));
+    let notary = Notary::new(ports.clone(), NotaryConfig::new(KeySource::Dir(env._dir.path().join("keys"))));
+    (ports, notary)
+}
+
+#[test]
+fn signed_documents_and_demand_letters_are_notarized_once_with_their_kind() {
+    let env = env();
+    let cp_dir = tempfile::tempdir().unwrap();
+    let cp_backend = EmbeddedBackend::open(cp_dir.path()).unwrap();
+    let (ports, notary) = notary_with_checkpoint_store(&env, cp_backend.blob.clone());
+    rt().block_on(async {
+        let legal = who("lee", Role::Legal);
+        contracts::publish_template(&ports, &legal, &acme(), office(OFFICE_V1, "")).await.unwrap();
+        contracts::publish_template(&ports, &legal, &acme(), simple("rent-adjustment", RecordKind::Amendment)).await.unwrap();
+        env.clock.set(at(6, 9));
+        let l0 = lease(&ports, 0).await;
+        let c1 = contracts::create_contract(&ports, &who("sam", Role::Supervisor), &acme(), original(&env, &l0).await)
+            .await
+            .unwrap();
+        approve_and_sign(&env, &c1.id).await;
+        let from = c1.billing.start + chrono::Duration::days(30);
+        let a1 = contracts::create_contract(
+            &ports,
+            &who("sam", Role::Supervisor),
+            &acme(),
+            linked(RecordKind::Amendment, "rent-adjustment", &c1.id, &l0, from),
+        )
+        .await
+        .unwrap();
+        approve_and_sign(&env, &a1.id).await;
+        // Drafted, not signed: no document yet.
+        let l1 = lease(&ports, 1).await;
+        contracts::create_contract(&ports, &who("sam", Role::Supervisor), &acme(), original(&env, &l1).await).await.unwrap();
+        let put = |key: String, body: &'static str| {
+            let ports = ports.clone();
+            async move { ports.blob.put(&key, body.as_bytes().to_vec(), "text/plain", PutMode::CreateOnly).await.unwrap() }
+        };
+        let letter1 = format!("letters/{MAIN_CLIENT}/{l0}/INV-{l0}-2026-10/n1.txt");
+        let letter2 = format!("letters/{MAIN_CLIENT}/{l1}/INV-{l1}-2026-10/n2.txt");
+        let scan = format!("contracts/{MAIN_CLIENT}/files/abc/scan.pdf");
+        put(letter1.clone(), "催款函 / Demand letter 1").await;
+        put(letter2.clone(), "催款函 / Demand letter 2").await;
+        put(scan.clone(), "%PDF scanned paper original").await;
+        put("contracts/ghost-co/x.pdf".into(), "not a client").await;
+        put(format!("contracts/{SECOND_CLIENT}/files/y.pdf"), "lotus contract").await;
+
+        let r = notarize::notarize_pending(&ports, &notary, &acme()).await.unwrap();
+        assert_eq!((r.documents, r.appended.len(), r.already), (5, 5, 0), "{r:?}");
+        assert!(r.failed.is_empty() && r.skipped.is_empty(), "{r:?}");
+        let kinds: BTreeMap<&str, &str> = r.appended.iter().map(|(k, _, kind)| (k.as_str(), kind.as_str())).collect();
+        assert_eq!(kinds[c1.document_key.as_str()], "contract");
+        assert_eq!(kinds[a1.document_key.as_str()], "amendment");
+        assert_eq!((kinds[letter1.as_str()], kinds[letter2.as_str()]), ("demand-letter", "demand-letter"));
+        assert_eq!(kinds[scan.as_str()], "contract");
+        let indexes: BTreeSet<u64> = r.appended.iter().map(|a| a.1).collect();
+        assert_eq!(indexes, (0..5).collect());
+
+        // Again (a sweep after the events): nothing appended.
+        let r = notarize::notarize_pending(&ports, &notary, &acme()).await.unwrap();
+        assert_eq!((r.appended.len(), r.already), (0, 5));
+        let c1_index = notary.document(&acme(), &c1.document_key).await.unwrap().unwrap().index;
+        assert_eq!(
+            notarize::notarize_key(&ports, &notary, &c1.document_key).await.unwrap(),
+            KeyOutcome::Already { index: c1_index }
+        );
+        for (key, why) in [
+            ("contracts/ghost-co/x.pdf", "client ghost-co is not registered"),
+            ("raw/acme-properties/alipay/x.json", "not in a notarized area"),
+            ("contracts/acme-properties/", "not a document"),
+            ("contracts/Bad Client/x.pdf", "client id"),
+        ] {
+            match notarize::notarize_key(&ports, &notary, key).await.unwrap() {
+                KeyOutcome::Skipped(w) => assert!(w.contains(why), "{key}: {w}"),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        // The other client's document goes to its own log.
+        let lotus = ClientId::new(SECOND_CLIENT).unwrap();
+        let r = notarize::notarize_pending(&ports, &notary, &lotus).await.unwrap();
+        assert_eq!(r.appended.len(), 1);
+        assert_eq!(r.appended[0].1, 0, "entry 0 of lotus-parking's own log");
+
+        // The receipt of the signed contract verifies against the stored document, with the published key.
+        let doc = ports.blob.get(&c1.document_key).await.unwrap().unwrap();
+        let rec = notary.document(&acme(), &c1.document_key).await.unwrap().unwrap();
+        let key = notary.log_key(&acme()).await.unwrap();
+        let v = rentops_merkle::Receipt::from_json(rec.receipt.as_bytes())
+            .unwrap()
+            .verify(&rentops_merkle::sha256(&doc), Some(&key))
+            .unwrap();
+        assert_eq!((v.entry.kind.as_str(), v.checkpoint.origin.as_str()), ("contract", "rentops.local/notary/acme-properties"));
+        assert_eq!(notary.check_log(&acme()).await.unwrap().size, 5);
+
+        // Checkpoints were published to the checkpoint store only.
+        assert!(env.ports.blob.list("notary/", 100).await.unwrap().is_empty());
+        let published = cp_backend.blob.list("notary/", 100).await.unwrap();
+        assert_eq!(published.len(), 6, "{published:?}");
+        assert_eq!(published.iter().filter(|k| k.starts_with(&format!("notary/{MAIN_CLIENT}/"))).count(), 5);
+    });
+}
+
+#[test]
+fn concurrent_sweeps_and_events_log_each_document_once() {
+    let env = env();
+    let notary =
+        Arc::new(Notary::new(env.ports.clone(), NotaryConfig::new(KeySource::Dir(env._dir.path().join("keys")))));
+    let keys: Vec<String> = (0..24).map(|i| format!("contracts/{MAIN_CLIENT}/files/{i:02}/doc.pdf")).collect();
+    rt().block_on(async {
+        for (i, k) in keys.iter().enumerate() {
+            env.ports
+                .blob
+                .put(k, format!("document {i}").into_bytes(), "application/pdf", PutMode::CreateOnly)
+                .await
+                .unwrap();
+        }
+    });
+    // Two sweeps and two "event" workers (each key, in opposite orders) at the same time.
+    let appended: usize = std::thread::scope(|s| {
+        let mut hs = Vec::new();
+        for t in 0..4 {
+            let (ports, notary, keys) = (env.ports.clone(), notary.clone(), keys.clone());
+            hs.push(s.spawn(move || {
+                rt().block_on(async {
+                    if t < 2 {
+                        let r = notarize::notarize_pending(&ports, &notary, &acme()).await.unwrap();
+                        assert!(r.failed.is_empty(), "{r:?}");
+                        r.appended.len()
+                    } else {
+                        let mut n = 0;
+                        let order: Vec<&String> =
+                            if t == 2 { keys.iter().collect() } else { keys.iter().rev().collect() };
+                        for k in order {
+                            if let KeyOutcome::Appended { .. } =
+                                notarize::notarize_key(&ports, &notary, k).await.unwrap()
+                            {
+                                n += 1;
+                            }
+                        }
+                        n
+                    }
+                })
+            }));
+        }
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(appended, 24, "each document appended by exactly one worker");
+    rt().block_on(async {
+        let leaves = notary.leaves(&acme()).await.unwrap();
+        let logged: BTreeSet<&str> = leaves.iter().map(|l| l.document_key.as_str()).collect();
+        assert_eq!((leaves.len(), logged.len()), (24, 24));
+        assert_eq!(notary.check_log(&acme()).await.unwrap().documents, 24);
+    });
+}
