@@ -6,6 +6,7 @@
 //! | `Queue` | [`SqsQueue`] (queues with DLQs, name → URL table) | [`sqs`] |
 //! | `Blob` | [`S3Blob`] (one bucket) | [`s3`] |
 //! | `Secrets` | [`SecretsManagerSecrets`] (with TTL cache) | [`secrets`] |
+//! | `Messenger` | [`AwsMessenger`] (SMS via SNS Publish, email via SES v2 SendEmail; built on its own with [`AwsMessenger::from_env`], not part of [`AwsBackend`]) | [`messenger`] |
 //!
 //! SDK errors are mapped onto `PortError` in [`error`] (throttling, 5xx and
 //! timeouts become `Transient`). [`AwsBackend::from_env`] wires all four from
@@ -16,6 +17,7 @@
 
 pub mod dynamo;
 mod error;
+pub mod messenger;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
@@ -28,6 +30,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use rentops_ports::{PortError, PortResult};
 
 pub use dynamo::DynamoStore;
+pub use messenger::{AwsMessenger, MessengerSettings};
 pub use s3::S3Blob;
 pub use secrets::SecretsManagerSecrets;
 pub use sqs::SqsQueue;
@@ -73,6 +76,16 @@ pub fn secretsmanager_client(conf: &SdkConfig) -> aws_sdk_secretsmanager::Client
     aws_sdk_secretsmanager::Client::new(conf)
 }
 
+/// An SNS client for `conf` (SMS).
+pub fn sns_client(conf: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(conf)
+}
+
+/// An SES v2 client for `conf` (email).
+pub fn sesv2_client(conf: &SdkConfig) -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::new(conf)
+}
+
 /// All four AWS adapters, built from one SDK configuration.
 ///
 /// Fields are concrete types; coerce with `backend.store.clone() as Arc<dyn Store>`.
@@ -82,6 +95,9 @@ pub struct AwsBackend {
     pub queue: Arc<SqsQueue>,
     pub blob: Arc<S3Blob>,
     pub secrets: Arc<SecretsManagerSecrets>,
+    /// The SDK configuration the adapters were built from (for adapters built on their own, such as
+    /// [`AwsMessenger::from_env`]).
+    pub sdk_config: SdkConfig,
 }
 
 fn required(vars: &[(String, String)], name: &str, what: &str) -> PortResult<String> {
@@ -116,6 +132,7 @@ impl AwsBackend {
             queue: Arc::new(queue),
             blob: Arc::new(S3Blob::new(s3_client(conf), bucket)),
             secrets: Arc::new(SecretsManagerSecrets::new(secretsmanager_client(conf))),
+            sdk_config: conf.clone(),
         })
     }
 }
