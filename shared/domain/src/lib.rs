@@ -16,7 +16,11 @@
 //! - [`summary`]: receivable vs received per project / building / total, collection rate,
 //!   overdue count, average collection cycle, share of rent more than 7 days late.
 
+/// Recurring-fault analysis of a ticket history: per device frequency, time/weekday clusters, repeats after fix.
+pub mod analysis;
 pub mod billing;
+/// Business calendars (working hours, time zone, statutory holidays and make-up days), 24/7 calendars.
+pub mod calendar;
 pub mod contracts;
 pub mod dunning;
 pub mod lease;
@@ -26,7 +30,11 @@ pub mod money;
 pub mod notices;
 pub mod org;
 pub mod payment;
+/// SLA clock from a ticket's event log: deadlines, pauses, warnings, escalations, performance record.
+pub mod sla;
 pub mod summary;
+/// Maintenance tickets: numbers, report, event log and status machine, duplicates, incidents, dispatch.
+pub mod tickets;
 
 pub use billing::{Bill, BillingError, Invoice, InvoiceKind, InvoiceStatus, Period, bill_for, due_bills};
 pub use lease::{BillingRules, Cycle, Escalation, Lease, LeaseStatus, PeriodAnchor};
