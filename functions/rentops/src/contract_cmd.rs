@@ -22,8 +22,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use rentops_app::Ports;
+use rentops_app::auth::{Principal, Role};
+use rentops_app::contracts::audit::{self as contract_audit, AuditRequest};
 use rentops_app::contracts::notarize::{self, PendingReport};
+use rentops_app::contracts::{self, ContractView};
 use rentops_app::notary::{KeySource, Notary, NotaryConfig};
+use rentops_domain::contracts::{ContractId, NewContract, Quarter, RecordKind, Signatory, TemplateDraft, TemplateId};
+use rentops_domain::org::LeaseNumber;
 use rentops_embedded::EmbeddedBackend;
 use rentops_merkle::{Checkpoint, ConsistencyBundle, Entry, Hash, NoteVerifier, Receipt, Sha256};
 use rentops_ports::{ClientId, PortError, PutMode, SystemClock};
@@ -34,6 +39,7 @@ pub const EXIT_VALID: i32 = 0;
 pub const EXIT_INVALID: i32 = 2;
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum ContractCommand {
     /// Check offline that FILE is the document RECEIPT proves in the log. Exit 0 valid, 2 invalid.
     Verify(VerifyArgs),
@@ -66,6 +72,128 @@ pub enum ContractCommand {
         #[arg(long)]
         client: Option<String>,
     },
+    /// Contract templates: publish a version (legal), list, show.
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
+    /// Draft a contract record from the template version in force, linked to a lease (its unit, tenant and
+    /// billing rules). Renewals, amendments and terminations: `--kind ... --parent CT-...`.
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        lease: String,
+        /// original, renewal, amendment or termination.
+        #[arg(long, default_value = "original")]
+        kind: String,
+        /// The record a renewal, amendment or termination changes.
+        #[arg(long)]
+        parent: Option<String>,
+        /// The day it takes effect (YYYY-MM-DD; required for a termination).
+        #[arg(long)]
+        effective_from: Option<chrono::NaiveDate>,
+        /// Template field, `name=value` (repeat).
+        #[arg(long = "field")]
+        fields: Vec<String>,
+        /// Attachment, `name=FILE` (repeat); stored write-once.
+        #[arg(long = "attach")]
+        attachments: Vec<String>,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Approve the next step of a record's approval chain (with your role).
+    Approve {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        contract: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Record the signing of an approved record: store the signed document (write-once) and notarize it.
+    Sign {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        contract: String,
+        /// The signed document.
+        #[arg(long)]
+        file: PathBuf,
+        /// `party=tenant,name=Zhang Wei,identity=id-card+face,intent=confirmed` (repeat; tenant and landlord).
+        #[arg(long = "signatory")]
+        signatories: Vec<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// A record with its approvals, signing and notarization.
+    Show {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        contract: String,
+    },
+    /// A lease's contract chain, or the records of a quarter.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        lease: Option<String>,
+        /// e.g. 2026Q4
+        #[arg(long)]
+        quarter: Option<String>,
+    },
+    /// Notifications for a role (new template versions).
+    Inbox {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Quarterly compliance audit: sample 5-10 % of the quarter's records (seeded, reproducible) and check
+    /// signing flow, notarization, template, approval chain, attachments; writes a Markdown report.
+    /// Exit 0 all passed, 2 something flagged.
+    Audit {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        /// e.g. 2026Q4 (client's time zone).
+        #[arg(long)]
+        quarter: String,
+        /// Sampling seed (default: drawn at random and printed, so the sample can be drawn again).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Share of the quarter's records to sample (policy: 5-10).
+        #[arg(long, default_value_t = 5)]
+        percent: u32,
+        /// The log's published key to verify receipts with (default: the system's own).
+        #[arg(long)]
+        key: Option<String>,
+        /// Report file (default: contract-audit-<client>-<quarter>.md).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        who: Who,
+    },
     /// A notarized document's receipt: the one issued when it was logged, or (`--latest`) a proof
     /// against the log's latest checkpoint.
     Receipt {
@@ -82,6 +210,79 @@ pub enum ContractCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum TemplateCommand {
+    /// Publish a new version of a template (role legal). The version is immutable and replaces the previous
+    /// one for new contracts; the roles that use the template are notified. Publishing the same again is a no-op.
+    Publish {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        /// Template id, e.g. office-lease.
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        title: String,
+        /// original, renewal, amendment or termination.
+        #[arg(long, default_value = "original")]
+        kind: String,
+        /// The template text (Markdown) with {{field}} placeholders.
+        #[arg(long)]
+        file: PathBuf,
+        /// Roles that use it (comma-separated; default front_desk,finance,legal,supervisor).
+        #[arg(long, value_delimiter = ',')]
+        used_by: Vec<String>,
+        /// Approval chain, in order (comma-separated; default by kind).
+        #[arg(long, value_delimiter = ',')]
+        approvals: Vec<String>,
+        /// Attachments a contract must carry (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        attachments: Vec<String>,
+        /// What changed, for the people notified.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Every template and its version in force.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+    },
+    /// A template's versions, or the text of one (`--version`).
+    Show {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
+}
+
+/// Who runs a command (recorded in the audit log).
+#[derive(Args, Clone, Debug)]
+pub struct Who {
+    #[arg(long, env = "USER", default_value = "operator")]
+    pub user: String,
+    /// Your role: legal, finance, supervisor, front_desk, operator, ...
+    #[arg(long, default_value = "operator")]
+    pub role: String,
+}
+
+impl Who {
+    pub fn principal(&self, client: &ClientId) -> anyhow::Result<Principal> {
+        let role = Role::parse(&self.role).with_context(|| format!("--role {:?} is not a rentops role", self.role))?;
+        Ok(Principal { client: client.clone(), user: self.user.clone(), role })
+    }
 }
 
 #[derive(Subcommand)]
@@ -575,6 +776,160 @@ pub async fn run(cmd: ContractCommand) -> anyhow::Result<i32> {
             print!("{}", render_pending(&reports));
             Ok(if reports.iter().any(|r| !r.failed.is_empty()) { 1 } else { 0 })
         }
+        ContractCommand::Template { command } => run_template(command).await,
+        ContractCommand::Create {
+            data,
+            client,
+            template,
+            lease,
+            kind,
+            parent,
+            effective_from,
+            fields,
+            attachments,
+            note,
+            who,
+        } => {
+            let (_b, ports, _n) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let who = who.principal(&client)?;
+            let kind = RecordKind::parse(&kind)
+                .with_context(|| format!("--kind {kind:?}: original, renewal, amendment or termination"))?;
+            let mut stored = Vec::new();
+            for a in &attachments {
+                let (name, path) = a.split_once('=').with_context(|| format!("--attach {a:?}: expected name=FILE"))?;
+                let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+                let ct = content_type(Path::new(path));
+                stored.push(contracts::store_attachment(&ports, &client, name.trim(), bytes, ct).await?);
+            }
+            let req = NewContract {
+                kind,
+                template: TemplateId::new(&template)?,
+                parent: parent.as_deref().map(ContractId::new).transpose()?,
+                lease: LeaseNumber::new(&lease)?,
+                billing: None,
+                effective_from,
+                terms: contracts::parse_terms(&fields)?,
+                attachments: stored,
+                note,
+            };
+            let c = contracts::create_contract(&ports, &who, &client, req).await?;
+            println!(
+                "{} drafted: {} of lease {} from {} v{}; approvals needed: {}",
+                c.id,
+                c.kind.as_str(),
+                c.lease,
+                c.template.template,
+                c.template.version,
+                c.approval_chain.join(" → ")
+            );
+            println!("draft: {} (sha256 {})", c.draft_key, c.draft_sha256);
+            Ok(0)
+        }
+        ContractCommand::Approve { data, client, contract, note, who } => {
+            let (_b, ports, _n) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let who = who.principal(&client)?;
+            let id = ContractId::new(&contract)?;
+            let a = contracts::approve(&ports, &who, &client, &id, &note).await?;
+            let view = contracts::contract(&ports.client_store(&client), &id).await?.context("no such contract")?;
+            println!("{id}: step {} ({}) approved by {}; now {}", a.step + 1, a.role, a.user, view.status());
+            Ok(0)
+        }
+        ContractCommand::Sign { data, client, contract, file, signatories, who } => {
+            let (_b, ports, notary) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let who = who.principal(&client)?;
+            let id = ContractId::new(&contract)?;
+            let now = ports.clock.now();
+            let sigs = signatories.iter().map(|s| parse_signatory(s, now)).collect::<anyhow::Result<Vec<_>>>()?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let s = contracts::sign(&ports, &who, &client, &id, bytes, sigs).await?;
+            println!("{id} signed: {} (sha256 {})", s.document_key, s.sha256);
+            // On AWS the contract-notary function does this when the document lands in S3.
+            match notarize::notarize_key(&ports, &notary, &s.document_key).await? {
+                notarize::KeyOutcome::Appended { index, .. } | notarize::KeyOutcome::Already { index } => {
+                    println!("notarized: entry {index} of log {}", notary.origin(&client));
+                    println!(
+                        "receipt: rentops contract receipt --client {client} --key {} --out {id}.receipt.json",
+                        s.document_key
+                    );
+                }
+                notarize::KeyOutcome::Skipped(why) => println!("not notarized: {why}"),
+            }
+            Ok(0)
+        }
+        ContractCommand::Show { data, client, contract } => {
+            let (_b, ports, notary) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let id = ContractId::new(&contract)?;
+            let v = contracts::contract(&ports.client_store(&client), &id)
+                .await?
+                .with_context(|| format!("no contract {id}"))?;
+            print!("{}", render_contract(&v, notary.document(&client, &v.contract.document_key).await?.as_ref()));
+            Ok(0)
+        }
+        ContractCommand::List { data, client, lease, quarter } => {
+            let (_b, ports, _n) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let store = ports.client_store(&client);
+            let ids = match (lease, quarter) {
+                (Some(l), None) => contracts::lease_contracts(&store, &LeaseNumber::new(&l)?).await?,
+                (None, Some(q)) => contracts::quarter_contracts(&store, Quarter::parse(&q)?).await?,
+                _ => anyhow::bail!("give --lease L-NNNNNN or --quarter YYYYQn"),
+            };
+            for id in &ids {
+                if let Some(v) = contracts::contract(&store, id).await? {
+                    let c = &v.contract;
+                    println!(
+                        "{}  {:<11} {}  {} v{:<3} {}  {}",
+                        c.id,
+                        c.kind.as_str(),
+                        c.lease,
+                        c.template.template,
+                        c.template.version,
+                        c.created_at.format("%Y-%m-%d"),
+                        v.status()
+                    );
+                }
+            }
+            println!("{} records", ids.len());
+            Ok(0)
+        }
+        ContractCommand::Inbox { data, client, role } => {
+            let (_b, ports, _n) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let role = Role::parse(&role).with_context(|| format!("--role {role:?} is not a rentops role"))?;
+            let list = contracts::role_inbox(&ports.client_store(&client), role).await?;
+            for n in &list {
+                println!("{}  {}", n.at.format("%Y-%m-%d %H:%M"), n.message);
+            }
+            println!("{} notifications for {}", list.len(), role.as_str());
+            Ok(0)
+        }
+        ContractCommand::Audit { data, client, quarter, seed, percent, key, out, who } => {
+            let (_b, ports, notary) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let who = who.principal(&client)?;
+            let quarter = Quarter::parse(&quarter)?;
+            let seed = match seed {
+                Some(s) => s,
+                None => {
+                    let mut b = [0u8; 8];
+                    aws_lc_rs::rand::fill(&mut b).map_err(|_| anyhow::anyhow!("no randomness for the seed"))?;
+                    u64::from_le_bytes(b) % 1_000_000_000
+                }
+            };
+            let pinned_key = key.as_deref().map(read_key).transpose()?;
+            let req = AuditRequest { quarter, seed, percent, pinned_key };
+            let report = contract_audit::audit_quarter(&ports, &notary, &who, &client, &req).await?;
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("contract-audit-{client}-{quarter}.md")));
+            std::fs::write(&out, contract_audit::render_markdown(&report))
+                .with_context(|| format!("writing {}", out.display()))?;
+            print!("{}", contract_audit::render_summary(&report));
+            println!("report: {}", out.display());
+            Ok(if report.clean() { 0 } else { EXIT_INVALID })
+        }
         ContractCommand::Receipt { data, client, key, latest, out } => {
             let (_b, ports, notary) = open_notary(&data.data)?;
             let client = loaded_client(&ports, &client).await?;
@@ -688,4 +1043,209 @@ pub fn new_key_file(client: &ClientId, origin_prefix: &str, out: &Path) -> anyho
     let mut f = opts.open(out).with_context(|| format!("creating {} (it must not exist)", out.display()))?;
     f.write_all(format!("{}\n", signer.to_skey()).as_bytes())?;
     Ok(signer.verifier().to_vkey())
+}
+
+async fn run_template(cmd: TemplateCommand) -> anyhow::Result<i32> {
+    match cmd {
+        TemplateCommand::Publish {
+            data,
+            client,
+            template,
+            title,
+            kind,
+            file,
+            used_by,
+            approvals,
+            attachments,
+            note,
+            who,
+        } => {
+            let (_b, ports, _n) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let who = who.principal(&client)?;
+            let body = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let draft = TemplateDraft {
+                template: TemplateId::new(&template)?,
+                title,
+                kind: RecordKind::parse(&kind)
+                    .with_context(|| format!("--kind {kind:?}: original, renewal, amendment or termination"))?,
+                body,
+                used_by,
+                approval_chain: approvals,
+                required_attachments: attachments,
+                change_note: note,
+            };
+            let p = contracts::publish_template(&ports, &who, &client, draft).await?;
+            let v = &p.version;
+            if p.new {
+                println!(
+                    "{} v{} published{}; fields: {}; approvals: {}",
+                    v.template,
+                    v.version,
+                    v.supersedes.map(|o| format!(" (replaces v{o} for new contracts)")).unwrap_or_default(),
+                    v.fields.join(", "),
+                    v.approval_chain.join(" → ")
+                );
+                println!("notified: {}", p.notified.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "));
+            } else {
+                println!("{} v{} is already this text and these settings: nothing published", v.template, v.version);
+            }
+            Ok(0)
+        }
+        TemplateCommand::List { data, client } => {
+            let (_b, ports, _n) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let heads = contracts::templates(&ports.client_store(&client)).await?;
+            for h in &heads {
+                println!(
+                    "{:<24} v{:<3} {:<11} {}  {}",
+                    h.template,
+                    h.version,
+                    h.kind.as_str(),
+                    h.published_at.format("%Y-%m-%d"),
+                    h.title
+                );
+            }
+            println!("{} templates", heads.len());
+            Ok(0)
+        }
+        TemplateCommand::Show { data, client, template, version } => {
+            let (_b, ports, _n) = open_notary(&data.data)?;
+            let client = loaded_client(&ports, &client).await?;
+            let store = ports.client_store(&client);
+            let t = TemplateId::new(&template)?;
+            match version {
+                Some(n) => {
+                    let v =
+                        contracts::template_version(&store, &t, n).await?.with_context(|| format!("no {t} v{n}"))?;
+                    print!("{}", contracts::template_body(&ports, &v).await?);
+                }
+                None => {
+                    let versions = contracts::template_versions(&store, &t).await?;
+                    let current = versions.last().map(|v| v.version);
+                    for v in &versions {
+                        println!(
+                            "v{:<3} {} by {:<12} sha256 {}  {}{}",
+                            v.version,
+                            v.published_at.format("%Y-%m-%d %H:%M"),
+                            v.published_by,
+                            &v.body_sha256[..16],
+                            if Some(v.version) == current { "in force" } else { "superseded" },
+                            if v.change_note.is_empty() { String::new() } else { format!(" — {}", v.change_note) }
+                        );
+                    }
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `party=tenant,name=Zhang Wei,identity=id-card+face,intent=confirmed[,at=RFC3339]`.
+pub fn parse_signatory(s: &str, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Signatory> {
+    let mut sig = Signatory {
+        party: String::new(),
+        name: String::new(),
+        identity_check: String::new(),
+        intent_confirmed: false,
+        signed_at: now,
+    };
+    for part in s.split(',') {
+        let (k, v) = part.split_once('=').with_context(|| format!("--signatory {s:?}: expected key=value pairs"))?;
+        match k.trim() {
+            "party" => sig.party = v.trim().to_string(),
+            "name" => sig.name = v.trim().to_string(),
+            "identity" => sig.identity_check = v.trim().to_string(),
+            "intent" => sig.intent_confirmed = v.trim() == "confirmed",
+            "at" => {
+                sig.signed_at = chrono::DateTime::parse_from_rfc3339(v.trim())
+                    .with_context(|| format!("--signatory at={v:?}: expected RFC 3339"))?
+                    .with_timezone(&chrono::Utc)
+            }
+            other => anyhow::bail!("--signatory {s:?}: unknown key {other:?} (party, name, identity, intent, at)"),
+        }
+    }
+    anyhow::ensure!(!sig.party.is_empty(), "--signatory {s:?}: party= is required");
+    Ok(sig)
+}
+
+/// A record for people.
+pub fn render_contract(v: &ContractView, notarized: Option<&rentops_app::notary::DocumentRecord>) -> String {
+    let c = &v.contract;
+    let mut s = format!("{} — {} ({})\n", c.id, c.kind.as_str(), v.status());
+    if let Some(p) = &c.parent {
+        s += &format!("  changes:     {p} (chain of {})\n", c.root);
+    }
+    s += &format!(
+        "  lease:       {} (unit {}, building {}, tenant {})\n",
+        c.lease, c.unit_id, c.building_id, c.tenant_id
+    );
+    s += &format!(
+        "  billing:     {} {:?}, due day {}, deposit {}, {} to {}\n",
+        c.billing.rent.grouped(),
+        c.billing.cycle,
+        c.billing.due_day,
+        c.billing.deposit.grouped(),
+        c.billing.start,
+        c.billing.end
+    );
+    s += &format!(
+        "  effective:   {}{}\n",
+        c.effective_from,
+        c.effective_to.map(|d| format!(" to {d}")).unwrap_or_default()
+    );
+    s += &format!(
+        "  template:    {} v{} (text sha256 {})\n",
+        c.template.template, c.template.version, c.template.body_sha256
+    );
+    s += &format!(
+        "  drafted:     {} by {} ({})\n",
+        c.created_at.format("%Y-%m-%d %H:%M"),
+        c.created_by.user,
+        c.created_by.role
+    );
+    for (k, val) in &c.terms {
+        s += &format!("  field:       {k} = {val}\n");
+    }
+    for a in &c.attachments {
+        s += &format!("  attachment:  {} {} ({} bytes)\n", a.name, a.key, a.bytes);
+    }
+    for (i, role) in c.approval_chain.iter().enumerate() {
+        match v.approvals.iter().find(|a| a.step == i) {
+            Some(a) => {
+                s += &format!("  approval {}:  {role} — {} at {}\n", i + 1, a.user, a.at.format("%Y-%m-%d %H:%M"))
+            }
+            None => s += &format!("  approval {}:  {role} — pending\n", i + 1),
+        }
+    }
+    match &v.signing {
+        Some(sig) => {
+            s += &format!("  signed:      {} (sha256 {})\n", sig.document_key, sig.sha256);
+            for p in &sig.signatories {
+                s += &format!(
+                    "    {} {} — identity {}, intent {}\n",
+                    p.party,
+                    p.name,
+                    if p.identity_check.is_empty() { "NOT checked" } else { &p.identity_check },
+                    if p.intent_confirmed { "confirmed" } else { "NOT confirmed" }
+                );
+            }
+        }
+        None => s += "  signed:      no\n",
+    }
+    match notarized {
+        Some(d) => {
+            s += &format!(
+                "  notarized:   entry {} ({}), {}\n",
+                d.index,
+                d.kind,
+                d.notarized_at.format("%Y-%m-%d %H:%M:%S UTC")
+            )
+        }
+        None => s += "  notarized:   no\n",
+    }
+    if let Some(n) = &v.successor {
+        s += &format!("  followed by: {n}\n");
+    }
+    s
 }

@@ -447,3 +447,148 @@ fn notarize_pending_logs_stored_documents_once_and_new_key_makes_a_secret() {
     ]);
     assert_eq!(code, 1);
 }
+
+/// The contract workflow through the binary: publish a template (legal only), draft, approve, sign (which
+/// notarizes), show, then the quarterly audit flags the unsigned record and a seed reproduces the sample.
+#[test]
+fn template_to_signed_contract_to_quarterly_audit_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let d = data.to_str().unwrap();
+    let leases: Vec<String> = rt().block_on(async {
+        let (_b, ports) =
+            rentops::open_local(&data, "http://127.0.0.1:8080", std::sync::Arc::new(rentops_ports::SystemClock))
+                .unwrap();
+        portfolio::lease_index(&ports.client_store(&acme())).await.unwrap().into_iter().map(|l| l.number).collect()
+    });
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let template = file("office.md", "Office lease {{contract_id}}: unit {{unit}}, rent {{rent}}. Use: {{use}}.\n");
+    let id_copy = file("id.png", "ID card scan");
+    let base = ["--data", d, "--client", MAIN_CLIENT];
+    let run = |args: &[&str]| rentops_bin(&[args, &base[..]].concat());
+
+    let publish = ["contract", "template", "publish", "--template", "office-lease", "--title", "Office lease"];
+    let (code, _, err) = run(&[&publish[..], &["--file", &template, "--user", "fay", "--role", "finance"]].concat());
+    assert_eq!(code, 1);
+    assert!(err.contains("role finance may not publish contract templates"), "{err}");
+    let (code, out, err) = run(&[
+        &publish[..],
+        &[
+            "--file",
+            &template,
+            "--attachments",
+            "id-copy",
+            "--note",
+            "first edition",
+            "--user",
+            "lee",
+            "--role",
+            "legal",
+        ],
+    ]
+    .concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with(
+            "office-lease v1 published; fields: contract_id, rent, unit, use; approvals: finance → legal → supervisor"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("notified: front_desk, finance, legal, supervisor"), "{out}");
+    let (_, out, _) = run(&["contract", "inbox", "--role", "front_desk"]);
+    assert!(out.contains("Office lease (office-lease) v1 published by lee. first edition"), "{out}");
+
+    for lease in &leases[..3] {
+        let (code, out, err) = run(&[
+            "contract",
+            "create",
+            "--template",
+            "office-lease",
+            "--lease",
+            lease,
+            "--field",
+            "use=software office",
+            "--attach",
+            &format!("id-copy={id_copy}"),
+            "--user",
+            "sam",
+            "--role",
+            "supervisor",
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains(&format!("original of lease {lease} from office-lease v1")), "{out}");
+    }
+    let signed = file("signed.pdf", "%PDF-1.7 CT-000001 signed by both parties\n");
+    for id in ["CT-000001", "CT-000002"] {
+        for (user, role) in [("fay", "finance"), ("lee", "legal"), ("max", "supervisor")] {
+            let (code, out, err) = run(&["contract", "approve", "--contract", id, "--user", user, "--role", role]);
+            assert_eq!(code, 0, "{out}{err}");
+        }
+        let (code, out, err) = run(&[
+            "contract",
+            "sign",
+            "--contract",
+            id,
+            "--file",
+            &signed,
+            "--user",
+            "desk",
+            "--role",
+            "front_desk",
+            "--signatory",
+            "party=tenant,name=Zhang Wei,identity=id-card+face,intent=confirmed",
+            "--signatory",
+            "party=landlord,name=Acme Properties (seal),identity=business-licence,intent=confirmed",
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("notarized: entry"), "{out}");
+    }
+    // CT-000003: approved by finance only, never signed.
+    assert_eq!(run(&["contract", "approve", "--contract", "CT-000003", "--user", "fay", "--role", "finance"]).0, 0);
+    let (_, out, _) = run(&["contract", "show", "--contract", "CT-000001"]);
+    assert!(out.starts_with("CT-000001 — original (signed)"), "{out}");
+    assert!(
+        out.contains("approval 3:  supervisor — max at") && out.contains("notarized:   entry 0 (contract)"),
+        "{out}"
+    );
+    let (_, out, _) = run(&["contract", "show", "--contract", "CT-000003"]);
+    assert!(out.contains("approving (1/3)") && out.contains("signed:      no"), "{out}");
+
+    // The receipt of the signed contract verifies offline.
+    let receipt = dir.path().join("ct1.receipt.json");
+    let doc_key = format!("contracts/{MAIN_CLIENT}/CT-000001/signed.pdf");
+    assert_eq!(run(&["contract", "receipt", "--key", &doc_key, "--out", receipt.to_str().unwrap()]).0, 0);
+    let (_, key, _) = run(&["log", "key"]);
+    let (code, out, _) = rentops_bin(&["contract", "verify", &signed, receipt.to_str().unwrap(), "--key", key.trim()]);
+    assert_eq!(code, 0, "{out}");
+
+    // The audit of this quarter (the client's time zone): everything (100 %) flags CT-000003 only.
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let q = rentops_domain::contracts::Quarter::of(now).to_string();
+    let report = dir.path().join("audit.md");
+    let audit = ["contract", "audit", "--quarter", &q, "--user", "ada", "--role", "legal"];
+    let (code, out, err) =
+        run(&[&audit[..], &["--seed", "1", "--percent", "100", "--out", report.to_str().unwrap()]].concat());
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.starts_with(&format!(
+            "contract audit {MAIN_CLIENT} {q}: sampled 3 of 3 records (100 %, seed 1): 2 passed, 1 flagged"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("FLAGGED CT-000003: approvals: step 2 (legal) has no approval; approvals: step 3 (supervisor) has no approval; signature: no signed document is recorded; notarization: "), "{out}");
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.contains("### CT-000003 (original, lease "), "{md}");
+    assert!(md.contains("- Note: 100 % is outside the quarterly policy of 5-10 %"), "{md}");
+    // 5 %: one record; the same seed draws the same one.
+    let sample_line = |out: &str| out.lines().find(|l| l.trim_start().starts_with("sample:")).unwrap().to_string();
+    let (_, first, _) = run(&[&audit[..], &["--seed", "77", "--out", report.to_str().unwrap()]].concat());
+    let (_, second, _) = run(&[&audit[..], &["--seed", "77", "--out", report.to_str().unwrap()]].concat());
+    assert_eq!(sample_line(&first), sample_line(&second));
+    assert_eq!(sample_line(&first).split_whitespace().count(), 2, "{first}");
+    assert!(first.contains("sampled 1 of 3 records (5 %, seed 77)"), "{first}");
+}

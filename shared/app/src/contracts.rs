@@ -31,6 +31,7 @@
 //! `front_desk`, `supervisor`, `legal` and `operator` record signatures. Every action is an audit event
 //! written in the same transaction as the action.
 
+pub mod audit;
 pub mod notarize;
 
 use std::collections::BTreeMap;

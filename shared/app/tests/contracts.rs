@@ -36,13 +36,17 @@ struct Env {
 }
 
 fn env() -> Env {
+    env_with(10)
+}
+
+fn env_with(leases: usize) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let backend = EmbeddedBackend::open(dir.path().join("data")).unwrap();
     let clock = Arc::new(ManualClock::at(at(2, 9)));
     let mut ports =
         Ports::new(backend.store.clone(), backend.queue.clone(), backend.blob.clone(), backend.secrets.clone());
     ports.clock = clock.clone();
-    let spec = SampleSpec { seed: 7, year: 2026, month: 12, projects: 1, buildings: 2, units: 12, leases: 10 };
+    let spec = SampleSpec { seed: 7, year: 2026, month: 12, projects: 1, buildings: 2, units: leases + 2, leases };
     rt().block_on(async {
         for p in &rentops_sample::portfolio(&spec).clients {
             portfolio::load(&ports, p).await.unwrap();
@@ -94,9 +98,15 @@ async fn lease(ports: &Ports, i: usize) -> LeaseNumber {
 }
 
 async fn original(env: &Env, lease_no: &LeaseNumber) -> NewContract {
-    let id_copy = contracts::store_attachment(&env.ports, &acme(), "id-copy", b"ID card scan".to_vec(), "image/png")
-        .await
-        .unwrap();
+    let id_copy = contracts::store_attachment(
+        &env.ports,
+        &acme(),
+        "id-copy",
+        format!("ID card scan, lease {lease_no}").into_bytes(),
+        "image/png",
+    )
+    .await
+    .unwrap();
     NewContract {
         kind: RecordKind::Original,
         template: TemplateId::new("office-lease").unwrap(),
@@ -663,4 +673,184 @@ fn concurrent_sweeps_and_events_log_each_document_once() {
         assert_eq!((leaves.len(), logged.len()), (24, 24));
         assert_eq!(notary.check_log(&acme()).await.unwrap().documents, 24);
     });
+}
+
+// ---------------------------------------------------------------- quarterly audit
+
+use rentops_app::contracts::audit::{self as contract_audit, AuditRequest};
+use rentops_domain::contracts::{AuditCheck, NotaryCheck, Quarter};
+
+#[test]
+fn quarterly_audit_samples_reproducibly_and_flags_missing_signatures_and_receipts() {
+    let env = env_with(36);
+    let ports = &env.ports;
+    let notary = Notary::new(ports.clone(), NotaryConfig::new(KeySource::Dir(env._dir.path().join("keys"))));
+    let q4 = Quarter::parse("2026Q4").unwrap();
+    let (bad_unsigned, bad_unnotarized, bad_tampered, bad_attachment, good) = rt().block_on(async {
+        env.clock.set(Utc.with_ymd_and_hms(2026, 9, 1, 9, 0, 0).unwrap());
+        contracts::publish_template(ports, &who("lee", Role::Legal), &acme(), office(OFFICE_V1, "")).await.unwrap();
+        let sup = who("sam", Role::Supervisor);
+        // Two records in Q3 and one in 2027Q1: not in the population.
+        env.clock.set(Utc.with_ymd_and_hms(2026, 9, 20, 9, 0, 0).unwrap());
+        for i in 0..2 {
+            let l = lease(ports, i).await;
+            contracts::create_contract(ports, &sup, &acme(), original(&env, &l).await).await.unwrap();
+        }
+        // 30 records in Q4 (2-19 November); all approved; all but one signed; notarized.
+        let mut ids = Vec::new();
+        for i in 2..32 {
+            env.clock.set(at(2 + (i as u32 % 17), 9));
+            let l = lease(ports, i).await;
+            let c = contracts::create_contract(ports, &sup, &acme(), original(&env, &l).await).await.unwrap();
+            ids.push(c.id);
+        }
+        env.clock.set(Utc.with_ymd_and_hms(2027, 1, 10, 9, 0, 0).unwrap());
+        let l = lease(ports, 32).await;
+        contracts::create_contract(ports, &sup, &acme(), original(&env, &l).await).await.unwrap();
+        env.clock.set(at(19, 12));
+        let (bad_unsigned, bad_unnotarized, bad_tampered, bad_attachment) =
+            (ids[3].clone(), ids[11].clone(), ids[17].clone(), ids[24].clone());
+        for id in &ids {
+            if id == &bad_unsigned {
+                for role in ["finance", "legal", "supervisor"] {
+                    let p = who(&format!("{role}-approver"), Role::parse(role).unwrap());
+                    contracts::approve(ports, &p, &acme(), id, "").await.unwrap();
+                }
+            } else if id != &bad_unnotarized {
+                approve_and_sign(&env, id).await;
+            }
+        }
+        let r = notarize::notarize_pending(ports, &notary, &acme()).await.unwrap();
+        assert_eq!(r.appended.len(), 28);
+        approve_and_sign(&env, &bad_unnotarized).await; // signed after the notary ran
+        // Someone replaces a signed document, and an attachment, in storage.
+        let store = ports.client_store(&acme());
+        let tampered = contracts::contract(&store, &bad_tampered).await.unwrap().unwrap().contract;
+        ports
+            .blob
+            .put(
+                &tampered.document_key,
+                b"%PDF-1.7 a different contract".to_vec(),
+                "application/pdf",
+                PutMode::Overwrite,
+            )
+            .await
+            .unwrap();
+        let att = contracts::contract(&store, &bad_attachment).await.unwrap().unwrap().contract.attachments[0].clone();
+        ports.blob.put(&att.key, b"another scan".to_vec(), "image/png", PutMode::Overwrite).await.unwrap();
+        (bad_unsigned, bad_unnotarized, bad_tampered, bad_attachment, ids[0].clone())
+    });
+
+    let auditor = who("ada", Role::Legal);
+    let run = |seed: u64, percent: u32| {
+        rt().block_on(contract_audit::audit_quarter(
+            ports,
+            &notary,
+            &auditor,
+            &acme(),
+            &AuditRequest { quarter: q4, seed, percent, pinned_key: None },
+        ))
+        .unwrap()
+    };
+    // Everything (100 %): exactly the four bad records are flagged, each for what is wrong with it.
+    let all = run(1, 100);
+    assert_eq!((all.population, all.sample.len()), (30, 30));
+    assert!(all.log.is_ok(), "{:?}", all.log);
+    let flagged: BTreeMap<String, Vec<AuditCheck>> =
+        all.flagged().iter().map(|c| (c.id.to_string(), c.findings.iter().map(|f| f.check).collect())).collect();
+    assert_eq!(
+        flagged,
+        BTreeMap::from([
+            (bad_unsigned.to_string(), vec![AuditCheck::Signature, AuditCheck::Notarization]),
+            (bad_unnotarized.to_string(), vec![AuditCheck::Notarization]),
+            (bad_tampered.to_string(), vec![AuditCheck::Signature, AuditCheck::Notarization]),
+            (bad_attachment.to_string(), vec![AuditCheck::Attachments]),
+        ])
+    );
+    let find = |id: &ContractId| all.sample.iter().find(|c| &c.id == id).unwrap();
+    assert_eq!(find(&bad_unsigned).findings[0].problem, "no signed document is recorded");
+    assert!(find(&bad_unsigned).findings[1].problem.ends_with("is not in the client's notary log (no receipt)"));
+    assert!(find(&bad_tampered).findings[0].problem.contains("was changed"), "{:?}", find(&bad_tampered).findings);
+    assert!(
+        matches!(&find(&bad_tampered).notary, NotaryCheck::ReceiptInvalid { why } if why.starts_with("the document's SHA-256 is"))
+    );
+    assert!(matches!(find(&good).notary, NotaryCheck::Verified { .. }));
+
+    // 5 % of 30 = 2 records, 10 % = 3; the same seed draws the same sample, another seed another one.
+    let a = run(42, 5);
+    let ids = |r: &contract_audit::AuditReport| r.sample.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    assert_eq!(a.sample.len(), 2);
+    assert_eq!(ids(&a), ids(&run(42, 5)));
+    assert_eq!(run(42, 10).sample.len(), 3);
+    let population = rt().block_on(contracts::quarter_contracts(&ports.client_store(&acme()), q4)).unwrap();
+    assert_eq!(ids(&a), rentops_domain::contracts::sample(&population, MAIN_CLIENT, q4, 42, 5));
+    assert!((0..20).any(|s| ids(&run(s, 5)) != ids(&a)));
+
+    // A seeded 5 % sample that draws the unsigned record flags it; the report says why.
+    let seed = (0..10_000u64)
+        .find(|s| rentops_domain::contracts::sample(&population, MAIN_CLIENT, q4, *s, 5).contains(&bad_unsigned))
+        .unwrap();
+    let r = run(seed, 5);
+    assert!(!r.clean());
+    assert!(r.flagged().iter().any(|c| c.id == bad_unsigned));
+    let md = contract_audit::render_markdown(&r);
+    assert!(md.starts_with("# Contract compliance audit — acme-properties, 2026Q4\n"), "{md}");
+    assert!(md.contains("- Population: 30 contract records created 2026-10-01 to 2026-12-31"), "{md}");
+    assert!(md.contains(&format!("seed {seed}")), "{md}");
+    assert!(md.contains(&format!("### {bad_unsigned} (original, lease ")), "{md}");
+    assert!(md.contains("- **signature**: no signed document is recorded"), "{md}");
+    let row = md.lines().find(|l| l.starts_with(&format!("| {bad_unsigned} |"))).unwrap();
+    assert!(row.ends_with("| ok | ok | **FAIL** | **FAIL** | ok | ok |"), "{row}");
+    let summary = contract_audit::render_summary(&r);
+    assert!(
+        summary.starts_with(&format!(
+            "contract audit acme-properties 2026Q4: sampled 2 of 30 records (5 %, seed {seed}): "
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("FLAGGED {bad_unsigned}: signature: no signed document is recorded")),
+        "{summary}"
+    );
+
+    // Pinned to a key that is not the log's: the log and every receipt fail.
+    let other = rentops_merkle::NoteSigner::from_seed("rentops.local/notary/acme-properties", [7; 32]).unwrap();
+    let r = rt()
+        .block_on(contract_audit::audit_quarter(
+            ports,
+            &notary,
+            &auditor,
+            &acme(),
+            &AuditRequest { quarter: q4, seed: 1, percent: 100, pinned_key: Some(other.verifier().clone()) },
+        ))
+        .unwrap();
+    assert!(r.log.as_ref().unwrap_err().contains("not the pinned key"), "{:?}", r.log);
+    assert_eq!(r.sample.iter().filter(|c| c.failed(AuditCheck::Notarization)).count(), 30);
+
+    // Who may audit; each run is an audit event.
+    let err = rt()
+        .block_on(contract_audit::audit_quarter(
+            ports,
+            &notary,
+            &who("desk", Role::FrontDesk),
+            &acme(),
+            &AuditRequest { quarter: q4, seed: 1, percent: 5, pinned_key: None },
+        ))
+        .unwrap_err();
+    assert!(matches!(err, ContractsError::Auth(AuthError::Forbidden { .. })), "{err}");
+    let audited = || {
+        rt().block_on(audit::events(ports, &acme()))
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "contracts.audited")
+            .collect::<Vec<_>>()
+    };
+    let before = audited().len();
+    let r = run(seed, 5);
+    let events = audited();
+    assert_eq!(events.len(), before + 1);
+    let last = events.last().unwrap();
+    assert_eq!((last.user.as_str(), last.role.as_str()), ("ada", "legal"));
+    assert_eq!(last.details["seed"], seed);
+    assert_eq!(last.details["sample"], serde_json::json!(ids(&r).iter().map(|i| i.as_str()).collect::<Vec<_>>()));
 }
