@@ -11,6 +11,8 @@
 //! - reports         → [`reports`] (receivable vs received, suspense list)
 //! - contract templates, contracts, approvals, signing → [`contracts`] (`rentops_domain::contracts`); documents
 //!   notarized by [`notary`] (contract-notary)
+//! - sla-timer       → [`sla_timer`] (`rentops_domain::sla`: the scheduled SLA tick, wake index, performance
+//!   records) on the client's business calendar from [`calendars`] (`rentops_domain::calendar`)
 //! - sample data and portfolio loading → [`portfolio`]
 //! - bank statements uploaded by staff → [`statements`]
 //! - per-client rule plugins (registry, activation, loading, shadow runs) → [`plugins`] (`rentops-plugin-host`)
@@ -21,6 +23,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod billrun;
+pub mod calendars;
 pub mod contracts;
 pub mod ctx;
 pub mod dunning;
@@ -32,6 +35,7 @@ pub mod plugins;
 pub mod portfolio;
 pub mod poster;
 pub mod reports;
+pub mod sla_timer;
 pub mod statements;
 pub mod telemetry;
 pub mod webhook;
