@@ -21,7 +21,7 @@
 //!
 //! `dry_run`: plan and report, write nothing, enqueue nothing (`rentops dunning run --dry-run`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -222,6 +222,8 @@ struct LeaseData {
     rec: LeaseRecord,
     version: u64,
     invoices: Vec<(Invoice, u64)>,
+    /// The same invoices without versions (the tenant history of every invoice of the lease reads them).
+    all: Vec<Invoice>,
     entries: Vec<LedgerEntry>,
     states: BTreeMap<String, (DunningState, u64)>,
 }
@@ -312,7 +314,7 @@ impl Dunning {
             q.limit = Some(self.settings.page_size);
             q.start = cursor.clone();
             let page = store.query(q).await?;
-            self.page(&store, &settings, &mut rules, &rule_version, task.as_of, &page.items, &mut report).await?;
+            self.page(&store, &settings, &mut rules, &rule_version, task.as_of, page.items, &mut report).await?;
             cursor = page.next;
             if cursor.is_none() {
                 break;
@@ -336,31 +338,39 @@ impl Dunning {
         rules: &mut ClientRules,
         rule_version: &str,
         as_of: NaiveDate,
-        items: &[Item],
+        items: Vec<Item>,
         report: &mut RunReport,
     ) -> Result<(), PortError> {
         report.invoices_seen += items.len() as u64;
-        // Leases of this page, in first-seen order, each read once.
+        let indexed: Vec<Invoice> = items.into_iter().map(decode_owned).collect::<Result<_, _>>()?;
+        // Leases of this page, in first-seen order, each read once; all reads in flight together (one
+        // round trip per page instead of one per lease: the embedded writer serves them in one batch,
+        // DynamoDB in parallel).
         let mut order: Vec<String> = Vec::new();
-        for it in items {
-            let inv: Invoice = it.decode()?;
-            if dom::is_dunnable(&inv) && inv.issue_date <= as_of && !order.contains(&inv.lease.as_str().to_string()) {
+        let mut seen = HashSet::new();
+        for inv in &indexed {
+            if dom::is_dunnable(inv) && inv.issue_date <= as_of && seen.insert(inv.lease.as_str()) {
                 order.push(inv.lease.as_str().to_string());
             }
         }
-        let mut leases = BTreeMap::new();
-        for l in &order {
-            if let Some(d) = load_lease(store, l).await? {
-                leases.insert(l.clone(), d);
-            } else {
-                report.skipped.push(format!("lease {l}: open invoices but no lease record"));
+        let loaded = join_tasks(order.iter().map(|l| {
+            let (store, l) = (store.clone(), l.clone());
+            async move { load_lease(&store, &l).await }
+        }))
+        .await?;
+        let mut leases = HashMap::with_capacity(order.len());
+        for (l, d) in order.into_iter().zip(loaded) {
+            match d {
+                Some(d) => {
+                    leases.insert(l, d);
+                }
+                None => report.skipped.push(format!("lease {l}: open invoices but no lease record")),
             }
         }
         let tz = settings.time_zone;
         let mut work: Vec<(String, Invoice)> = Vec::new();
         let mut facts = Vec::new();
-        for it in items {
-            let indexed: Invoice = it.decode()?;
+        for indexed in &indexed {
             let Some(data) = leases.get(indexed.lease.as_str()) else { continue };
             // The lease read is newer than the index page: use the invoice as read with the lease.
             let Some((inv, _)) = data.invoices.iter().find(|(i, _)| i.number == indexed.number) else { continue };
@@ -390,42 +400,110 @@ impl Dunning {
         for ((lease, inv), ans) in work.into_iter().zip(answers) {
             by_lease.entry(lease).or_default().push((inv, ans.value));
         }
-        let now = self.ports.clock.now();
-        for (lease, assessed) in by_lease {
-            let mut attempt = 0;
-            loop {
-                let data = leases.get(&lease).expect("loaded above");
-                match self.apply_lease(store, data, &assessed, rule_version, as_of, now, report).await {
-                    Ok(()) => break,
-                    Err(e) if e.is_condition_failure() && attempt < MAX_REPLANS => {
-                        attempt += 1;
-                        report.replans += 1;
-                        match load_lease(store, &lease).await? {
-                            Some(d) => {
-                                leases.insert(lease.clone(), d);
-                            }
-                            None => break,
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+        // One task per lease (its own transaction, then its notices), all in flight together: the embedded
+        // writer commits them in one batch (one fsync for the page instead of one per lease), DynamoDB and SQS
+        // take them in parallel. Each lease is independent (its own version conditions, re-plan, notices after
+        // its own commit); reports are merged in lease order, so the run's report does not depend on timing.
+        let ctx = Arc::new(LeaseWriter {
+            ports: self.ports.clone(),
+            store: store.clone(),
+            dry_run: self.settings.dry_run,
+            rule_version: rule_version.to_string(),
+            as_of,
+            now: self.ports.clock.now(),
+        });
+        let parts = join_tasks(by_lease.into_iter().map(|(lease, assessed)| {
+            let data = leases.remove(&lease).expect("loaded above");
+            let ctx = ctx.clone();
+            async move { ctx.write_lease(lease, data, assessed).await }
+        }))
+        .await?;
+        for p in &parts {
+            report.add(p);
         }
         Ok(())
     }
+}
+
+/// Run `futures` as tasks, all at once; their outputs in input order. Every task runs to its end (a lease
+/// whose transaction committed still enqueues its notices); then the first error, if any, is returned.
+async fn join_tasks<T, F>(futures: impl IntoIterator<Item = F>) -> Result<Vec<T>, PortError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, PortError>> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut n = 0;
+    for (i, f) in futures.into_iter().enumerate() {
+        set.spawn(async move { (i, f.await) });
+        n += 1;
+    }
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    let mut first_err = None;
+    while let Some(joined) = set.join_next().await {
+        let (i, r) = match joined {
+            Ok(x) => x,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(PortError::Other(format!("dunning task cancelled: {e}"))),
+        };
+        match r {
+            Ok(v) => out[i] = Some(v),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(out.into_iter().map(|o| o.expect("every task answered")).collect()),
+    }
+}
+
+/// What a lease's write task needs (owned: the leases of a page are written concurrently).
+struct LeaseWriter {
+    ports: Ports,
+    store: ClientStore,
+    dry_run: bool,
+    rule_version: String,
+    as_of: NaiveDate,
+    now: DateTime<Utc>,
+}
+
+impl LeaseWriter {
+    /// Plan and write one lease's assessed invoices; a write conflict (a payment meanwhile, a concurrent
+    /// duplicate task) re-reads the lease and plans again. Returns this lease's part of the report.
+    async fn write_lease(
+        &self,
+        lease: String,
+        mut data: LeaseData,
+        assessed: Vec<(Invoice, rentops_plugin_host::InvoiceAssessment)>,
+    ) -> Result<RunReport, PortError> {
+        let mut report = RunReport::default();
+        let mut attempt = 0;
+        loop {
+            match self.apply_lease(&data, &assessed, &mut report).await {
+                Ok(()) => return Ok(report),
+                Err(e) if e.is_condition_failure() && attempt < MAX_REPLANS => {
+                    attempt += 1;
+                    report.replans += 1;
+                    match load_lease(&self.store, &lease).await? {
+                        Some(d) => data = d,
+                        None => return Ok(report),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 
     /// Plan and write one lease's invoices of this page (one transaction), then enqueue its notices.
-    #[allow(clippy::too_many_arguments)]
     async fn apply_lease(
         &self,
-        store: &ClientStore,
         data: &LeaseData,
         assessed: &[(Invoice, rentops_plugin_host::InvoiceAssessment)],
-        rule_version: &str,
-        as_of: NaiveDate,
-        now: DateTime<Utc>,
         report: &mut RunReport,
     ) -> Result<(), PortError> {
+        let (store, rule_version, as_of, now) = (&self.store, self.rule_version.as_str(), self.as_of, self.now);
         let pk = keys::lease(data.rec.lease.number.as_str());
         let mut ops: Vec<WriteOp> = Vec::new();
         let mut new_notices: Vec<Notice> = Vec::new();
@@ -520,7 +598,7 @@ impl Dunning {
                 condition: Condition::Version(data.version),
             });
         }
-        if !self.settings.dry_run {
+        if !self.dry_run {
             for chunk in chunk_ops(ops) {
                 store.transact(chunk).await?;
             }
@@ -544,7 +622,7 @@ impl Dunning {
                 });
             }
         }
-        if !self.settings.dry_run {
+        if !self.dry_run {
             resend.extend(new_notices.iter().map(NoticeRef::of));
             self.enqueue(&resend).await?;
         }
@@ -552,7 +630,7 @@ impl Dunning {
     }
 
     async fn enqueue(&self, refs: &[NoticeRef]) -> Result<(), PortError> {
-        if self.settings.dry_run {
+        if self.dry_run {
             return Ok(());
         }
         for r in refs {
@@ -597,18 +675,25 @@ async fn load_lease(store: &ClientStore, lease: &str) -> Result<Option<LeaseData
     let mut entries = Vec::new();
     let mut states = BTreeMap::new();
     for it in items {
+        let version = it.version;
         if it.sk == keys::META {
-            meta = Some((it.decode::<LeaseRecord>()?, it.version));
-        } else if let Some(k) = it.sk.strip_prefix("INV#") {
-            let _ = k;
-            invoices.push((it.decode::<Invoice>()?, it.version));
+            meta = Some((decode_owned::<LeaseRecord>(it)?, version));
+        } else if it.sk.starts_with("INV#") {
+            invoices.push((decode_owned::<Invoice>(it)?, version));
         } else if it.sk.starts_with("ENTRY#") {
-            entries.push(it.decode::<LedgerEntry>()?);
+            entries.push(decode_owned::<LedgerEntry>(it)?);
         } else if let Some(k) = it.sk.strip_prefix(keys::DUNNING_PREFIX) {
-            states.insert(k.to_string(), (it.decode::<DunningState>()?, it.version));
+            let k = k.to_string();
+            states.insert(k, (decode_owned::<DunningState>(it)?, version));
         }
     }
-    Ok(meta.map(|(rec, version)| LeaseData { rec, version, invoices, entries, states }))
+    let all = invoices.iter().map(|(i, _)| i.clone()).collect();
+    Ok(meta.map(|(rec, version)| LeaseData { rec, version, invoices, all, entries, states }))
+}
+
+/// An item's body as a record, without copying it (`Item::decode` clones the body).
+fn decode_owned<T: serde::de::DeserializeOwned>(it: Item) -> Result<T, PortError> {
+    serde_json::from_value(it.body).map_err(|e| PortError::Other(format!("item {}/{}: bad body: {e}", it.pk, it.sk)))
 }
 
 /// The facts of every open invoice of a client on `as_of`, lease by lease (shadow runs, `plugin test`).
@@ -635,8 +720,7 @@ fn facts_of(
     as_of: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> Result<rentops_rules::InvoiceFacts, dom::PlanError> {
-    let all: Vec<Invoice> = data.invoices.iter().map(|(i, _)| i.clone()).collect();
-    let history = dom::tenant_history(&all, &inv.number, data.rec.lease.rules.start, as_of, |t| {
+    let history = dom::tenant_history(&data.all, &inv.number, data.rec.lease.rules.start, as_of, |t| {
         t.with_timezone(&tz).date_naive()
     });
     let part_payments = dom::part_payments(&data.entries, &inv.number);

@@ -13,7 +13,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use common::*;
 use rentops_app::Ports;
 use rentops_app::ctx::queues;
@@ -406,4 +406,189 @@ async fn a_shard_out_of_time_continues_from_its_cursor_without_repeats() {
             assert_eq!(ladder(&h, &inv).await, ladder(&reference, &inv).await, "{inv}");
         }
     }
+}
+
+/// Client `eom`: one lease due on the 31st (clamped to the month end), billed from February 2028 (a leap year).
+fn eom_portfolio() -> rentops_app::portfolio::Portfolio {
+    use rentops_domain::lease::{BillingRules, Cycle, Lease, PeriodAnchor};
+    use rentops_domain::org::{Building, Client, LeaseNumber, Project, Tenant, TenantKind, Unit};
+    use rentops_domain::{Currency, Money};
+    let rules = BillingRules {
+        rent: Money::cny(dec!(3100.00)),
+        cycle: Cycle::Monthly,
+        due_day: 31,
+        deposit: Money::cny(dec!(0.00)),
+        escalation: None,
+        anchor: PeriodAnchor::LeaseStart,
+        start: date(2027, 1, 1),
+        end: date(2028, 12, 31),
+    };
+    let lease = Lease::new(LeaseNumber::new("L-000201").unwrap(), "EU", "EB", "EP", "ET", rules, &Currency::cny())
+        .expect("lease");
+    rentops_app::portfolio::Portfolio {
+        client: Client::new("eom", "Month End Estates", Currency::cny()).unwrap(),
+        billing: rentops_app::billrun::BillingSettings {
+            bill_days_ahead: 15,
+            billing_from: Some(date(2028, 2, 1)),
+            payment_request_days: 90,
+        },
+        bank_accounts: vec!["CN0000000000000000000009".into()],
+        projects: vec![Project::new("EP", "Harbour").unwrap()],
+        buildings: vec![Building::new("EB", "EP", "1号楼").unwrap()],
+        units: vec![Unit::new("EU", "EB", "1-0101", None).unwrap()],
+        tenants: vec![Tenant::new("ET", "赵六", TenantKind::Person).unwrap()],
+        leases: vec![lease],
+    }
+}
+
+#[tokio::test]
+async fn stages_land_on_the_right_dates_across_month_ends_and_a_leap_day() {
+    let h = Harness::new().await;
+    h.load(&eom_portfolio()).await;
+    let eom = ClientId::new("eom").unwrap();
+    let w = worker(&h.ports);
+    // Bill runs at 01:00 Shanghai on each day, dunning every day, 2028-02-01 .. 2028-04-30.
+    for day in days(date(2028, 2, 1), date(2028, 4, 30)) {
+        h.clock.set(utc(day.year(), day.month(), day.day(), 0, 0, 0) - chrono::Duration::hours(7));
+        h.bill_run("eom").await;
+        w.run_client(&eom, day).await.expect("dunning run");
+    }
+    let ladder_of = |inv: &'static str| {
+        let store = h.store("eom");
+        async move {
+            let mut v: Vec<(String, String, NaiveDate)> = store
+                .query_all(Query::table(keys::notice(inv), SkRange::All))
+                .await
+                .unwrap()
+                .iter()
+                .map(|i| i.decode::<Notice>().unwrap())
+                .map(|n| (n.stage, n.channel.as_str().to_string(), n.as_of))
+                .collect();
+            v.sort_by(|a, b| (a.2, &a.0, &a.1).cmp(&(b.2, &b.0, &b.1)));
+            v
+        }
+    };
+    // February 2028: due on the 29th (31 clamped, leap year), issued 15 days before (02-14).
+    // issue+3 = 02-17, due−7 = 02-22, due−1 = 02-28, due = 02-29, day 8 = 03-08, day 16 = 03-16.
+    assert_eq!(
+        ladder_of("INV-L-000201-2028-02").await,
+        s(&[
+            ("reminder-after-issue-3d", "app-message", date(2028, 2, 17)),
+            ("reminder-after-issue-3d", "sms", date(2028, 2, 17)),
+            ("reminder-before-due-7d", "app-message", date(2028, 2, 22)),
+            ("reminder-before-due-7d", "sms", date(2028, 2, 22)),
+            ("reminder-before-due-1d", "app-message", date(2028, 2, 28)),
+            ("reminder-before-due-1d", "sms", date(2028, 2, 28)),
+            ("overdue-gentle", "app-message", date(2028, 2, 29)),
+            ("overdue-gentle", "email", date(2028, 2, 29)),
+            ("overdue-phone", "phone-task", date(2028, 3, 8)),
+            ("legal-warning", "email", date(2028, 3, 16)),
+            ("legal-warning", "letter", date(2028, 3, 16)),
+        ])
+    );
+    // March 2028: due 03-31, issued 03-16; April 2028: due 04-30 (31 clamped), issued 04-15.
+    let march = ladder_of("INV-L-000201-2028-03").await;
+    let firsts: Vec<(String, NaiveDate)> = march.iter().filter(|n| n.1 != "sms" && n.1 != "email").map(|n| (n.0.clone(), n.2)).collect();
+    assert_eq!(
+        firsts,
+        vec![
+            ("reminder-after-issue-3d".to_string(), date(2028, 3, 19)),
+            ("reminder-before-due-7d".to_string(), date(2028, 3, 24)),
+            ("reminder-before-due-1d".to_string(), date(2028, 3, 30)),
+            ("overdue-gentle".to_string(), date(2028, 3, 31)),
+            ("overdue-phone".to_string(), date(2028, 4, 8)),
+            ("legal-warning".to_string(), date(2028, 4, 16)),
+        ]
+    );
+    let april = ladder_of("INV-L-000201-2028-04").await;
+    assert_eq!(
+        april.iter().map(|n| n.2).collect::<BTreeSet<_>>(),
+        BTreeSet::from([date(2028, 4, 18), date(2028, 4, 23), date(2028, 4, 29), date(2028, 4, 30)])
+    );
+    // The legal warning's late fee on 03-16 (day 16): 0.05 % × 3,100.00 × (16 − 3) = 20.15.
+    let legal = ladder_of("INV-L-000201-2028-02").await;
+    assert_eq!(legal.len(), 11);
+    let n: Notice = h
+        .store("eom")
+        .query_all(Query::table(keys::notice("INV-L-000201-2028-02"), SkRange::All))
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.decode::<Notice>().unwrap())
+        .find(|n| n.stage == "legal-warning")
+        .expect("legal warning");
+    assert_eq!(n.facts.days_after_due, 16);
+    assert_eq!(n.facts.late_fee, cny(dec!(20.15)));
+}
+
+#[tokio::test]
+async fn paying_an_older_invoice_neither_skips_nor_sticks_the_newer_ones_ladder() {
+    // April (due 04-05) and May (issued 04-20, due 05-05) open on L-000001; April is paid on 05-06.
+    let h = Harness::billed().await;
+    let w = worker(&h.ports);
+    for day in days(date(2026, 3, 21), date(2026, 4, 19)) {
+        run(&w, day).await;
+    }
+    h.clock.set(utc(2026, 4, 19, 17, 0, 0)); // 04-20 01:00 Shanghai
+    assert_eq!(h.bill_run(ACME).await.issued, 3, "May bills");
+    for day in days(date(2026, 4, 20), date(2026, 5, 5)) {
+        run(&w, day).await;
+    }
+    h.clock.set(utc(2026, 5, 6, 2, 0, 0));
+    let april = h.order(ACME, "L-000001", "2026-04").await;
+    let r = h
+        .alipay(
+            ACME,
+            &alipay_payment(
+                "2026050622001",
+                april.out_trade_no.as_str(),
+                "4500.00",
+                "TRADE_SUCCESS",
+                rentops_codecs::testkit::pki::ALIPAY_PRIVATE_KEY,
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    h.drain_ok().await;
+    assert_eq!(h.invoice(ACME, "L-000001", "2026-04").await.outstanding(), cny(dec!(0.00)));
+    for day in days(date(2026, 5, 6), date(2026, 5, 31)) {
+        for _ in 0..2 {
+            run(&w, day).await;
+        }
+    }
+    // April: nothing after the payment.
+    let a = ladder(&h, "INV-L-000001-2026-04").await;
+    assert!(a.iter().all(|n| n.2 < date(2026, 5, 6)), "{a:?}");
+    // May: its own ladder, every stage once, on its own dates — as if April had never existed.
+    let may: Vec<(String, NaiveDate)> = ladder(&h, "INV-L-000001-2026-05")
+        .await
+        .into_iter()
+        .filter(|n| n.1 != "sms" && n.1 != "email")
+        .map(|n| (n.0, n.2))
+        .collect();
+    assert_eq!(
+        may,
+        vec![
+            ("reminder-after-issue-3d".to_string(), date(2026, 4, 23)),
+            ("reminder-before-due-7d".to_string(), date(2026, 4, 28)),
+            ("reminder-before-due-1d".to_string(), date(2026, 5, 4)),
+            ("overdue-gentle".to_string(), date(2026, 5, 5)),
+            ("overdue-phone".to_string(), date(2026, 5, 13)),
+            ("legal-warning".to_string(), date(2026, 5, 21)),
+        ]
+    );
+    // Its dunning state names the stage it reached, not one reset by April's payment.
+    let states: Vec<DunningState> = h
+        .store(ACME)
+        .query_all(Query::table(keys::lease("L-000001"), SkRange::Prefix(keys::DUNNING_PREFIX.into())))
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.decode().unwrap())
+        .collect();
+    let may_state = states.iter().find(|s| s.invoice.as_str() == "INV-L-000001-2026-05").expect("May's state");
+    assert_eq!(
+        may_state.stages.iter().map(|s| s.stage.as_str()).collect::<Vec<_>>(),
+        ["reminder-after-issue-3d", "reminder-before-due-7d", "reminder-before-due-1d", "overdue-gentle", "overdue-phone", "legal-warning"]
+    );
 }
