@@ -854,3 +854,49 @@ fn quarterly_audit_samples_reproducibly_and_flags_missing_signatures_and_receipt
     assert_eq!(last.details["seed"], seed);
     assert_eq!(last.details["sample"], serde_json::json!(ids(&r).iter().map(|i| i.as_str()).collect::<Vec<_>>()));
 }
+
+/// The product brief's example operator: legal publishes the twelve standard contract types, each as its v1,
+/// with its kind; a contract drafted from one records that version, and after v2 new drafts use v2 while the
+/// earlier contract keeps v1.
+#[test]
+fn the_twelve_standard_contract_types_are_published_and_drafted_from() {
+    use rentops_domain::contracts::STANDARD_TEMPLATES;
+    let env = env();
+    let ports = &env.ports;
+    rt().block_on(async {
+        let store = ports.client_store(&acme());
+        let legal = who("lee", Role::Legal);
+        for (id, kind) in STANDARD_TEMPLATES {
+            let p = contracts::publish_template(ports, &legal, &acme(), simple(id, kind)).await.unwrap();
+            assert!(p.new && p.version.version == 1 && p.version.kind == kind, "{id}: {:?}", p.version);
+        }
+        let heads = contracts::templates(&store).await.unwrap();
+        assert_eq!(heads.len(), 12);
+        let ids: BTreeSet<String> = heads.iter().map(|h| h.template.to_string()).collect();
+        assert_eq!(ids, STANDARD_TEMPLATES.iter().map(|t| t.0.to_string()).collect());
+        assert!(heads.iter().all(|h| h.version == 1));
+        for (id, kind) in STANDARD_TEMPLATES {
+            let h = heads.iter().find(|h| h.template.to_string() == id).unwrap();
+            assert_eq!(h.kind, kind, "{id}");
+        }
+
+        let lease_no = lease(ports, 0).await;
+        let mut draft = original(&env, &lease_no).await;
+        draft.template = TemplateId::new("apartment-lease").unwrap();
+        draft.terms = BTreeMap::from([("reason".to_string(), "first lease".to_string())]);
+        let first = contracts::create_contract(ports, &who("sam", Role::Supervisor), &acme(), draft.clone()).await.unwrap();
+        assert_eq!((first.template.template.to_string(), first.template.version), ("apartment-lease".into(), 1));
+
+        env.clock.advance(chrono::Duration::hours(2));
+        let mut v2 = simple("apartment-lease", RecordKind::Original);
+        v2.body.push_str("Clause 9: pets need the landlord's consent.\n");
+        v2.change_note = "clause 9".into();
+        let p = contracts::publish_template(ports, &legal, &acme(), v2).await.unwrap();
+        assert_eq!((p.version.version, p.version.supersedes), (2, Some(1)));
+        draft.lease = lease(ports, 1).await;
+        let second = contracts::create_contract(ports, &who("sam", Role::Supervisor), &acme(), draft).await.unwrap();
+        assert_eq!(second.template.version, 2);
+        let again = contracts::contract(&store, &first.id).await.unwrap().unwrap();
+        assert_eq!(again.contract.template.version, 1, "an existing contract keeps the version it came from");
+    });
+}

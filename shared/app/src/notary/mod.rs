@@ -32,6 +32,9 @@
 
 pub mod layout;
 
+/// The Merkle log core, for callers that check receipts and checkpoints (`merkle::Receipt`, ...).
+pub use rentops_merkle as merkle;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
