@@ -102,16 +102,16 @@ impl Rules for LotusParking {
         &self.0
     }
 
-    fn late_fee(&self, facts: &InvoiceFacts) -> LateFee {
-        let Some(rule) = &self.0.late_fee else { return evaluate::late_fee(&self.0, facts) };
+    fn late_fee_calc<'a>(&'a self, facts: &InvoiceFacts) -> LateFeeCalc<'a> {
+        let Some(rule) = &self.0.late_fee else { return evaluate::late_fee_calc(&self.0, facts) };
         let h = &facts.history;
         if h.late_invoices_12m == 0 && h.tenure_months >= 12 {
             let kind = LateFeeTable { grace_days: rule.grace_days + 2, ..rule.clone() };
-            let mut fee = evaluate::late_fee_with(&kind, facts);
-            fee.explanation = format!("{} (2 extra grace days for 12 months paid on time)", fee.explanation);
+            let mut fee = evaluate::late_fee_calc_with(std::borrow::Cow::Owned(kind), facts);
+            fee.wording = FeeWording::WithNote("(2 extra grace days for 12 months paid on time)".into());
             return fee;
         }
-        evaluate::late_fee(&self.0, facts)
+        evaluate::late_fee_calc(&self.0, facts)
     }
 
     fn sla(&self, facts: &TicketFacts) -> SlaDecision {

@@ -6,7 +6,8 @@
 //! ```text
 //! {"hostile": "<mode>"}                    misbehave on every decision
 //! {"hostile": "<mode>", "when": "boom"}    misbehave only when the invoice / ticket id starts with "boom"
-//!                                          (credit: when the monthly rent's currency is "XXX")
+//!                                          (credit: when the monthly rent's currency is "XXX"; the
+//!                                          compact dunning batch, which carries no ids: the category)
 //! ```
 //!
 //! Modes: `well-behaved` (valid, boring answers), `infinite-loop`, `memory-bomb` (allocates until the
@@ -15,9 +16,10 @@
 //! stage, 1000-month deposit), `leak` (keeps 1 MiB per call: fails after ~15 calls in one instance),
 //! `init-error` (init returns an error), `init-loop` (init never returns), `wrong-contract-info`
 //! (`plugin.info` claims contract 2.0.0), `wrong-length` (single decisions well-behaved; the batch functions
-//! answer one element too few (dunning) or too many (sla)).
+//! answer one element too few (dunning) or too many (sla)), `bad-index` (single decisions well-behaved; the
+//! compact dunning batch answers indexes out of range into its own tables and a self-contradicting late fee).
 //!
-//! Batch functions (`dunning.assess-batch`, `sla.decide-batch`) apply the single decisions item by item, so a
+//! Batch functions (`dunning.assess-batch`, `sla.decide-batch`) apply the same attacks item by item, so a
 //! `panic` with `"when": "boom"` traps in the middle of a batch, at the first "boom" item.
 //!
 //! Built for wasm32-unknown-unknown and componentized like every plugin (zero imports). Built for
@@ -45,6 +47,7 @@ enum Mode {
     InitLoop,
     WrongContractInfo,
     WrongLength,
+    BadIndex,
 }
 
 impl Mode {
@@ -62,6 +65,7 @@ impl Mode {
             "init-loop" => Mode::InitLoop,
             "wrong-contract-info" => Mode::WrongContractInfo,
             "wrong-length" => Mode::WrongLength,
+            "bad-index" => Mode::BadIndex,
             _ => return None,
         })
     }
@@ -206,22 +210,88 @@ impl dunning::Guest for Hostile {
                 rule: None,
                 explanation: "a negative late fee".into(),
             },
-            _ => {
-                dunning::LateFee { amount: Money { minor: 0, currency }, rule: None, explanation: "no late fee".into() }
-            }
+            _ => dunning::LateFee {
+                amount: Money { minor: 0, currency },
+                rule: None,
+                // The words the host gives the batch's no-rule answer: single and batch agree.
+                explanation: "No late fee is charged under these rules.".into(),
+            },
         }
     }
 
-    fn assess_batch(facts: Vec<dunning::InvoiceFacts>) -> Vec<dunning::InvoiceAssessment> {
-        let mut out: Vec<dunning::InvoiceAssessment> = facts
-            .into_iter()
-            .map(|f| dunning::InvoiceAssessment {
-                decision: <Hostile as dunning::Guest>::decide(f.clone()),
-                late_fee: <Hostile as dunning::Guest>::assess_late_fee(f),
-            })
-            .collect();
+    /// The compact batch: the same attacks item by item (`when` matches the invoice's *category* here: the
+    /// batch carries no ids), plus `bad-index` (item i: i % 4 = 0 a decision index out of range, 1 a late-fee
+    /// rule index out of range, 2 a text index out of range, 3 a fee with an outcome that charges nothing).
+    fn assess_batch(batch: dunning::InvoiceBatch) -> dunning::BatchAssessment {
+        use dunning::{BatchItem, BatchLateFee, FeeCaps, FeeOutcome, FeeWording};
+        let mut out = dunning::BatchAssessment {
+            strings: vec!["hostile text".into()],
+            decisions: vec![dunning::DunningDecision {
+                stage: "none".into(),
+                tier: 0,
+                actions: vec![],
+                legal_demand: false,
+            }],
+            fee_rules: vec![],
+            items: Vec::with_capacity(batch.invoices.len()),
+        };
+        let ok_fee = BatchLateFee {
+            amount: 0,
+            rule: None,
+            outcome: FeeOutcome::NoRule,
+            days_charged: 0,
+            caps: FeeCaps::empty(),
+            wording: FeeWording::Standard,
+        };
+        for (i, inv) in batch.invoices.iter().enumerate() {
+            let category = batch.strings.get(inv.category as usize).map_or("", String::as_str);
+            let mode = mode_for(category);
+            attack(mode);
+            let item = match mode {
+                Mode::HugeOutput => {
+                    out.decisions.push(dunning::DunningDecision {
+                        stage: huge(1 << 20),
+                        tier: 1,
+                        actions: (0..10_000)
+                            .map(|_| dunning::Action { channel: Channel::Sms, template: "t".into() })
+                            .collect(),
+                        legal_demand: false,
+                    });
+                    out.strings.push(huge(1 << 20));
+                    BatchItem {
+                        decision: out.decisions.len() as u32 - 1,
+                        late_fee: BatchLateFee { wording: FeeWording::OwnText(out.strings.len() as u32 - 1), ..ok_fee },
+                    }
+                }
+                Mode::OutOfRange => {
+                    out.decisions.push(dunning::DunningDecision {
+                        stage: String::new(),
+                        tier: 9999,
+                        actions: vec![],
+                        legal_demand: true,
+                    });
+                    BatchItem {
+                        decision: out.decisions.len() as u32 - 1,
+                        late_fee: BatchLateFee { amount: -100, wording: FeeWording::OwnText(0), ..ok_fee },
+                    }
+                }
+                Mode::BadIndex => match i % 4 {
+                    0 => BatchItem { decision: 99, late_fee: ok_fee },
+                    1 => BatchItem { decision: 0, late_fee: BatchLateFee { rule: Some(99), ..ok_fee } },
+                    2 => {
+                        BatchItem { decision: 0, late_fee: BatchLateFee { wording: FeeWording::OwnText(99), ..ok_fee } }
+                    }
+                    _ => BatchItem {
+                        decision: 0,
+                        late_fee: BatchLateFee { amount: 100, outcome: FeeOutcome::NotOverdue, ..ok_fee },
+                    },
+                },
+                _ => BatchItem { decision: 0, late_fee: ok_fee },
+            };
+            out.items.push(item);
+        }
         if wrong_length() {
-            out.pop();
+            out.items.pop();
         }
         out
     }

@@ -4,7 +4,11 @@
 //! decisions in a loop, so a plugin author never writes them and a batch always equals the single calls.
 
 use crate::bindings::exports::rentops::rules as w;
-use crate::{Plugin, Rules};
+use std::borrow::Cow;
+
+use crate::{Plugin, Rules, RulesExt};
+use rentops_rules::evaluate::{self, FeeWording};
+use rentops_rules::table::LateFeeTable;
 use rentops_rules::types as r;
 
 fn money_in(m: w::types::Money) -> r::Money {
@@ -101,18 +105,155 @@ fn dunning_out(d: r::DunningDecision) -> w::dunning::DunningDecision {
     }
 }
 
+fn rule_out(r: r::LateFeeRule) -> w::dunning::LateFeeRule {
+    w::dunning::LateFeeRule {
+        grace_days: r.grace_days,
+        basis: fee_basis_out(r.basis),
+        flat: money_out(r.flat),
+        rate_ppm: r.rate_ppm,
+        cap_ppm: r.cap_ppm,
+        cap: money_out(r.cap),
+    }
+}
+
 fn late_fee_out(f: r::LateFee) -> w::dunning::LateFee {
-    w::dunning::LateFee {
-        amount: money_out(f.amount),
-        rule: f.rule.map(|r| w::dunning::LateFeeRule {
-            grace_days: r.grace_days,
-            basis: fee_basis_out(r.basis),
-            flat: money_out(r.flat),
-            rate_ppm: r.rate_ppm,
-            cap_ppm: r.cap_ppm,
-            cap: money_out(r.cap),
-        }),
-        explanation: f.explanation,
+    w::dunning::LateFee { amount: money_out(f.amount), rule: f.rule.map(rule_out), explanation: f.explanation }
+}
+
+fn outcome_out(o: r::FeeOutcome) -> w::dunning::FeeOutcome {
+    use w::dunning::FeeOutcome as W;
+    match o {
+        r::FeeOutcome::NoRule => W::NoRule,
+        r::FeeOutcome::NothingOutstanding => W::NothingOutstanding,
+        r::FeeOutcome::NotOverdue => W::NotOverdue,
+        r::FeeOutcome::WithinGrace => W::WithinGrace,
+        r::FeeOutcome::FlatUnset => W::FlatUnset,
+        r::FeeOutcome::FlatOtherCurrency => W::FlatOtherCurrency,
+        r::FeeOutcome::Charged => W::Charged,
+    }
+}
+
+fn caps_out(c: r::FeeCaps) -> w::dunning::FeeCaps {
+    use w::dunning::FeeCaps as W;
+    let bit = |on: bool, flag: W| if on { flag.bits() } else { 0 };
+    W::from_bits_retain(bit(c.share, W::SHARE) | bit(c.amount, W::AMOUNT) | bit(c.outstanding, W::OUTSTANDING))
+}
+
+/// Overwrites `dst` with `src`, keeping its allocation.
+fn set(dst: &mut String, src: &str) {
+    dst.clear();
+    dst.push_str(src);
+}
+
+/// Index of `value` in `seen` (pushed when new); `last` is tried first (a batch mostly repeats itself).
+fn intern<T: PartialEq>(seen: &mut Vec<T>, last: &mut usize, value: T) -> u32 {
+    let i = match seen.get(*last) {
+        Some(v) if *v == value => *last,
+        _ => match seen.iter().position(|v| *v == value) {
+            Some(i) => i,
+            None => {
+                seen.push(value);
+                seen.len() - 1
+            }
+        },
+    };
+    *last = i;
+    i as u32
+}
+
+/// `dunning.assess-batch`: for every invoice, [`Rules::dunning`] and [`Rules::late_fee_calc`] on facts rebuilt
+/// in one reused [`r::InvoiceFacts`] (no allocation per invoice once its strings have grown), each distinct
+/// decision, rule and text sent once.
+fn assess_batch<T: Rules>(p: &T, batch: w::dunning::InvoiceBatch) -> w::dunning::BatchAssessment {
+    let w::dunning::InvoiceBatch { strings, prior_stages, invoices } = batch;
+    let text = |i: u32| strings.get(i as usize).map_or("", String::as_str);
+    let mut facts = r::InvoiceFacts {
+        invoice_id: String::new(),
+        lease_id: String::new(),
+        days_since_issue: 0,
+        days_after_due: 0,
+        amount_due: r::Money::zero(""),
+        amount_outstanding: r::Money::zero(""),
+        partial_payments: 0,
+        prior_stages: Vec::new(),
+        history: r::TenantHistory::default(),
+        category: String::new(),
+    };
+    let mut prior = prior_stages.iter();
+    let mut decisions: Vec<r::DunningDecision> = Vec::new();
+    let mut rules: Vec<(LateFeeTable, String)> = Vec::new();
+    let mut texts: Vec<Cow<'_, str>> = Vec::new();
+    let (mut last_decision, mut last_rule, mut last_text) = (0, 0, 0);
+    let mut items = Vec::with_capacity(invoices.len());
+    for inv in &invoices {
+        facts.days_since_issue = inv.days_since_issue;
+        facts.days_after_due = inv.days_after_due;
+        facts.amount_due.minor = inv.amount_due;
+        set(&mut facts.amount_due.currency, text(inv.due_currency));
+        facts.amount_outstanding.minor = inv.amount_outstanding;
+        set(&mut facts.amount_outstanding.currency, text(inv.currency));
+        facts.partial_payments = inv.partial_payments;
+        let n = inv.prior_stages as usize;
+        facts.prior_stages.truncate(n);
+        for k in 0..n {
+            let Some(ps) = prior.next() else {
+                facts.prior_stages.truncate(k);
+                break;
+            };
+            match facts.prior_stages.get_mut(k) {
+                Some(slot) => {
+                    set(&mut slot.stage, text(ps.stage));
+                    slot.day = ps.day;
+                }
+                None => facts.prior_stages.push(r::PriorStage { stage: text(ps.stage).to_string(), day: ps.day }),
+            }
+        }
+        facts.history = r::TenantHistory {
+            late_invoices_12m: inv.history.late_invoices_12m,
+            max_days_late_12m: inv.history.max_days_late_12m,
+            tenure_months: inv.history.tenure_months,
+        };
+        set(&mut facts.category, text(inv.category));
+
+        let decision = intern(&mut decisions, &mut last_decision, p.dunning(&facts));
+        let fee = p.late_fee_calc(&facts);
+        let rule = fee.rule.map(|rule| {
+            let cur = facts.amount_outstanding.currency.as_str();
+            let i = match rules.get(last_rule) {
+                Some((r, c)) if *r == *rule && c == cur => last_rule,
+                _ => match rules.iter().position(|(r, c)| *r == *rule && c == cur) {
+                    Some(i) => i,
+                    None => {
+                        rules.push((rule.into_owned(), cur.to_string()));
+                        rules.len() - 1
+                    }
+                },
+            };
+            last_rule = i;
+            i as u32
+        });
+        let wording = match fee.wording {
+            FeeWording::Standard => w::dunning::FeeWording::Standard,
+            FeeWording::WithNote(t) => w::dunning::FeeWording::WithNote(intern(&mut texts, &mut last_text, t)),
+            FeeWording::Own(t) => w::dunning::FeeWording::OwnText(intern(&mut texts, &mut last_text, t)),
+        };
+        items.push(w::dunning::BatchItem {
+            decision,
+            late_fee: w::dunning::BatchLateFee {
+                amount: fee.amount,
+                rule,
+                outcome: outcome_out(fee.parts.outcome),
+                days_charged: fee.parts.days_charged,
+                caps: caps_out(fee.parts.caps),
+                wording,
+            },
+        });
+    }
+    w::dunning::BatchAssessment {
+        strings: texts.into_iter().map(Cow::into_owned).collect(),
+        decisions: decisions.into_iter().map(dunning_out).collect(),
+        fee_rules: rules.iter().map(|(rule, cur)| rule_out(evaluate::report_rule(rule, cur))).collect(),
+        items,
     }
 }
 
@@ -153,20 +294,10 @@ impl<T: Rules> w::dunning::Guest for Plugin<T> {
         late_fee_out(Plugin::<T>::with(|p| p.late_fee(&facts)))
     }
 
-    /// The batch is the single decisions in a loop: element i = (`dunning(facts[i])`, `late_fee(facts[i])`).
-    fn assess_batch(facts: Vec<w::dunning::InvoiceFacts>) -> Vec<w::dunning::InvoiceAssessment> {
-        Plugin::<T>::with(|p| {
-            facts
-                .into_iter()
-                .map(|f| {
-                    let f = invoice_in(f);
-                    w::dunning::InvoiceAssessment {
-                        decision: dunning_out(p.dunning(&f)),
-                        late_fee: late_fee_out(p.late_fee(&f)),
-                    }
-                })
-                .collect()
-        })
+    /// The batch is the single decisions in a loop, in the compact form: item i = (`dunning(facts[i])`,
+    /// `late_fee_calc(facts[i])`), which the host rebuilds into what the single calls return.
+    fn assess_batch(batch: w::dunning::InvoiceBatch) -> w::dunning::BatchAssessment {
+        Plugin::<T>::with(|p| assess_batch(p, batch))
     }
 }
 

@@ -2,10 +2,14 @@
 //!
 //! Public API (stable):
 //! - trait [`Rules`]: `NAME`, `VERSION`, `init(Option<RulesTable>) -> Result<Self, String>`, `table()`, and
-//!   `dunning` / `late_fee` / `sla` / `credit` with default bodies = the table-driven rules
-//!   (`rentops_rules::evaluate`). Override only what your client does differently. The contract's batch
-//!   functions (`dunning.assess-batch` = `dunning` + `late_fee` per invoice, `sla.decide-batch`) are generated
-//!   from these methods (a loop); there is nothing to implement for them.
+//!   `dunning` / `late_fee_calc` / `sla` / `credit` with default bodies = the table-driven rules
+//!   (`rentops_rules::evaluate`). Override only what your client does differently. `late_fee_calc` returns the
+//!   fee *unworded* ([`LateFeeCalc`]: amount, rule, outcome, caps, [`FeeWording`]); [`RulesExt::late_fee`] (not
+//!   overridable) words it for the single call, the host words it for the batch, the same way. The contract's
+//!   batch functions (`dunning.assess-batch` = `dunning` + `late_fee_calc` per invoice in the compact batch
+//!   form, `sla.decide-batch`) are generated from these methods (a loop that sends each distinct decision,
+//!   rule and text once per batch); there is nothing to implement for them. Rules must not depend on
+//!   `invoice_id` / `lease_id`: the batch does not send them (they are empty there).
 //! - macro [`export_rules!`]`(MyType)`: exports the `rentops:rules@1.0.0` world for `MyType` from a `cdylib`.
 //! - [`Plugin`]`<T>`: the adapter implementing the generated guest traits (used by the macro).
 //! - re-exports: `rentops_rules` as [`rules`] and its types at the root (`InvoiceFacts`, `DunningDecision`, ...).
@@ -38,6 +42,7 @@ use std::marker::PhantomData;
 
 pub use rentops_rules as rules;
 pub use rentops_rules::evaluate;
+pub use rentops_rules::evaluate::{FeeWording, LateFeeCalc};
 pub use rentops_rules::table::{LateFeeTable, RulesTable};
 pub use rentops_rules::types::*;
 pub use rentops_rules::validate::{
@@ -79,8 +84,12 @@ pub trait Rules: Sized + 'static {
     fn dunning(&self, facts: &InvoiceFacts) -> DunningDecision {
         evaluate::dunning(self.table(), facts)
     }
-    fn late_fee(&self, facts: &InvoiceFacts) -> LateFee {
-        evaluate::late_fee(self.table(), facts)
+    /// The late fee, computed but not worded: amount, rule applied, outcome, caps and wording
+    /// ([`evaluate::LateFeeCalc`]). The single call words it in the plugin ([`RulesExt::late_fee`]); the batch sends
+    /// the parts and the host words it the same way. To add to the standard wording, set
+    /// `wording: FeeWording::WithNote(..)`; for a text of your own, `FeeWording::Own(..)`.
+    fn late_fee_calc<'a>(&'a self, facts: &InvoiceFacts) -> LateFeeCalc<'a> {
+        evaluate::late_fee_calc(self.table(), facts)
     }
     fn sla(&self, facts: &TicketFacts) -> SlaDecision {
         evaluate::sla(self.table(), facts)
@@ -89,6 +98,16 @@ pub trait Rules: Sized + 'static {
         evaluate::credit(self.table(), facts)
     }
 }
+
+/// What every [`Rules`] answers and cannot override (so that the single call and the batch always agree).
+pub trait RulesExt: Rules {
+    /// The late fee with its explanation: [`Rules::late_fee_calc`], worded (`dunning.assess-late-fee`).
+    fn late_fee(&self, facts: &InvoiceFacts) -> LateFee {
+        self.late_fee_calc(facts).to_late_fee(facts)
+    }
+}
+
+impl<T: Rules> RulesExt for T {}
 
 // The plugin instance's state (a component instance is single-threaded).
 std::thread_local! {

@@ -91,18 +91,55 @@ fn packaged_table_drives_the_decisions() {
 fn batches_are_the_single_decisions_in_order() {
     assert_eq!(<P as w::plugin::Guest>::init(String::new()), Ok(()));
     let days: Vec<i32> = (-10..=30).collect();
-    let batch = <P as w::dunning::Guest>::assess_batch(days.iter().map(|d| wit_invoice(*d)).collect());
-    assert_eq!(batch.len(), days.len());
-    for (d, a) in days.iter().zip(&batch) {
+    // The compact batch: strings once (0 = "CNY", 1 = "office", 2 = "overdue-gentle"), numbers per invoice.
+    let batch_invoice = |day: i32| w::dunning::BatchInvoice {
+        days_since_issue: 30 + day,
+        days_after_due: day,
+        amount_due: 800_000,
+        amount_outstanding: 800_000,
+        due_currency: 0,
+        currency: 0,
+        partial_payments: 0,
+        prior_stages: 1,
+        history: w::dunning::TenantHistory { late_invoices_12m: 0, max_days_late_12m: 0, tenure_months: 3 },
+        category: 1,
+    };
+    let batch = <P as w::dunning::Guest>::assess_batch(w::dunning::InvoiceBatch {
+        strings: vec!["CNY".into(), "office".into(), "overdue-gentle".into()],
+        prior_stages: days.iter().map(|_| w::dunning::BatchPriorStage { stage: 2, day: 0 }).collect(),
+        invoices: days.iter().map(|d| batch_invoice(*d)).collect(),
+    });
+    assert_eq!(batch.items.len(), days.len());
+    // Each distinct decision and rule is sent once.
+    let stages: std::collections::BTreeSet<_> = batch.decisions.iter().map(|d| d.stage.clone()).collect();
+    assert_eq!(stages.len(), batch.decisions.len(), "{:?}", batch.decisions);
+    assert_eq!(batch.fee_rules.len(), 1);
+    assert!(batch.strings.is_empty(), "the table rules need no text of their own");
+    for (d, item) in days.iter().zip(&batch.items) {
         let single = <P as w::dunning::Guest>::decide(wit_invoice(*d));
         let fee = <P as w::dunning::Guest>::assess_late_fee(wit_invoice(*d));
-        assert_eq!(format!("{:?}", a.decision), format!("{single:?}"), "day {d}");
-        assert_eq!(format!("{:?}", a.late_fee), format!("{fee:?}"), "day {d}");
+        let decision = &batch.decisions[item.decision as usize];
+        assert_eq!(format!("{decision:?}"), format!("{single:?}"), "day {d}");
+        let f = &item.late_fee;
+        assert_eq!(f.amount, fee.amount.minor, "day {d}");
+        let rule = f.rule.map(|i| format!("{:?}", batch.fee_rules[i as usize]));
+        assert_eq!(rule, fee.rule.as_ref().map(|r| format!("{r:?}")), "day {d}");
+        assert!(matches!(f.wording, w::dunning::FeeWording::Standard));
+        let charged = matches!(f.outcome, w::dunning::FeeOutcome::Charged);
+        assert_eq!(charged, *d > 3, "day {d}: charged after the 3 grace days");
+        assert_eq!(f.days_charged, if charged { (*d - 3) as u32 } else { 0 }, "day {d}");
+        // 0.05 % a day on CNY 8,000.00 is capped at 5 % (CNY 400.00) after 100 days: not within 30.
+        assert_eq!(f.caps.bits(), 0);
     }
     // The batch covers more than one stage and a non-zero fee (the comparison above is not vacuous).
-    assert!(batch.iter().any(|a| a.decision.stage == "none") && batch.iter().any(|a| a.decision.legal_demand));
-    assert!(batch.iter().any(|a| a.late_fee.amount.minor > 0));
-    assert!(<P as w::dunning::Guest>::assess_batch(vec![]).is_empty());
+    assert!(batch.decisions.iter().any(|d| d.stage == "none") && batch.decisions.iter().any(|d| d.legal_demand));
+    assert!(batch.items.iter().any(|a| a.late_fee.amount > 0));
+    let empty = <P as w::dunning::Guest>::assess_batch(w::dunning::InvoiceBatch {
+        strings: vec![],
+        prior_stages: vec![],
+        invoices: vec![],
+    });
+    assert!(empty.items.is_empty() && empty.decisions.is_empty());
 
     let ticket = |device: &str, priority| w::sla::TicketFacts {
         ticket_id: "T".into(),

@@ -26,7 +26,7 @@ use rentops_app::plugins::{
 use rentops_app::{audit, billrun, portfolio};
 use rentops_embedded::EmbeddedBackend;
 use rentops_plugin_host::{DecisionSource, Limits, PluginRuntime, precompile};
-use rentops_plugin_sdk::Rules;
+use rentops_plugin_sdk::{Rules, RulesExt};
 use rentops_ports::{ClientId, ManualClock, PutMode};
 use rentops_rules::{InvoiceFacts, Money, RulesTable, TenantHistory, evaluate};
 use rentops_sample::{SECOND_CLIENT, SampleSpec};

@@ -126,8 +126,186 @@ pub(crate) fn late_fee_out(f: w_dunning::LateFee) -> r::LateFee {
     }
 }
 
-pub(crate) fn assessment_out(a: w_dunning::InvoiceAssessment) -> crate::InvoiceAssessment {
-    crate::InvoiceAssessment { decision: dunning_out(a.decision), late_fee: late_fee_out(a.late_fee) }
+// ------------------------------------------------------------------ dunning.assess-batch (compact form)
+
+/// Interns a batch's strings: the index of each distinct string. Linear over the first entries (a batch has a
+/// handful: one currency, a few categories and stage names), a map beyond.
+struct Interner<'a> {
+    keys: Vec<&'a str>,
+    map: Option<std::collections::HashMap<&'a str, u32>>,
+    last: u32,
+}
+
+const LINEAR: usize = 16;
+
+impl<'a> Interner<'a> {
+    fn new() -> Self {
+        Interner { keys: Vec::new(), map: None, last: 0 }
+    }
+
+    fn get(&mut self, s: &'a str) -> u32 {
+        if self.keys.get(self.last as usize) == Some(&s) {
+            return self.last;
+        }
+        let found = match &self.map {
+            None => self.keys.iter().position(|k| *k == s).map(|i| i as u32),
+            Some(m) => m.get(s).copied(),
+        };
+        let i = found.unwrap_or_else(|| {
+            let i = self.keys.len() as u32;
+            self.keys.push(s);
+            match &mut self.map {
+                Some(m) => {
+                    m.insert(s, i);
+                }
+                None if self.keys.len() > LINEAR => {
+                    self.map = Some(self.keys.iter().enumerate().map(|(j, k)| (*k, j as u32)).collect());
+                }
+                None => {}
+            }
+            i
+        });
+        self.last = i;
+        i
+    }
+
+    fn into_strings(self) -> Vec<String> {
+        self.keys.into_iter().map(str::to_string).collect()
+    }
+}
+
+/// The compact facts of `dunning.assess-batch` for `chunk` (invoice i = `chunk[i]`; ids stay here).
+pub(crate) fn invoice_batch_in(chunk: &[r::InvoiceFacts]) -> w_dunning::InvoiceBatch {
+    let mut strings = Interner::new();
+    let mut prior_stages = Vec::new();
+    let mut invoices = Vec::with_capacity(chunk.len());
+    for f in chunk {
+        for p in &f.prior_stages {
+            prior_stages.push(w_dunning::BatchPriorStage { stage: strings.get(&p.stage), day: p.day });
+        }
+        invoices.push(w_dunning::BatchInvoice {
+            days_since_issue: f.days_since_issue,
+            days_after_due: f.days_after_due,
+            amount_due: f.amount_due.minor,
+            amount_outstanding: f.amount_outstanding.minor,
+            due_currency: strings.get(&f.amount_due.currency),
+            currency: strings.get(&f.amount_outstanding.currency),
+            partial_payments: f.partial_payments,
+            prior_stages: f.prior_stages.len() as u32,
+            history: w_dunning::TenantHistory {
+                late_invoices_12m: f.history.late_invoices_12m,
+                max_days_late_12m: f.history.max_days_late_12m,
+                tenure_months: f.history.tenure_months,
+            },
+            category: strings.get(&f.category),
+        });
+    }
+    w_dunning::InvoiceBatch { strings: strings.into_strings(), prior_stages, invoices }
+}
+
+fn rule_out(rule: w_dunning::LateFeeRule) -> r::LateFeeRule {
+    r::LateFeeRule {
+        grace_days: rule.grace_days,
+        basis: match rule.basis {
+            w_dunning::FeeBasis::Flat => r::FeeBasis::Flat,
+            w_dunning::FeeBasis::Percent => r::FeeBasis::Percent,
+            w_dunning::FeeBasis::DailyPercent => r::FeeBasis::DailyPercent,
+        },
+        flat: money_out(rule.flat),
+        rate_ppm: rule.rate_ppm,
+        cap_ppm: rule.cap_ppm,
+        cap: money_out(rule.cap),
+    }
+}
+
+fn outcome_out(o: w_dunning::FeeOutcome) -> r::FeeOutcome {
+    use w_dunning::FeeOutcome as W;
+    match o {
+        W::NoRule => r::FeeOutcome::NoRule,
+        W::NothingOutstanding => r::FeeOutcome::NothingOutstanding,
+        W::NotOverdue => r::FeeOutcome::NotOverdue,
+        W::WithinGrace => r::FeeOutcome::WithinGrace,
+        W::FlatUnset => r::FeeOutcome::FlatUnset,
+        W::FlatOtherCurrency => r::FeeOutcome::FlatOtherCurrency,
+        W::Charged => r::FeeOutcome::Charged,
+    }
+}
+
+/// A lifted `batch-assessment`, its tables converted once: [`Self::item`] rebuilds element i.
+pub(crate) struct BatchAnswer {
+    strings: Vec<String>,
+    decisions: Vec<r::DunningDecision>,
+    rules: Vec<r::LateFeeRule>,
+    pub(crate) items: Vec<w_dunning::BatchItem>,
+    /// Bytes of the lifted answer (its strings, tables and items), for the batch output cap.
+    pub(crate) wire_size: usize,
+}
+
+/// Canonical-ABI size of a `batch-item`.
+const BATCH_ITEM: usize = 48;
+
+impl BatchAnswer {
+    pub(crate) fn new(a: w_dunning::BatchAssessment) -> Self {
+        let decisions: Vec<r::DunningDecision> = a.decisions.into_iter().map(dunning_out).collect();
+        let rules: Vec<r::LateFeeRule> = a.fee_rules.into_iter().map(rule_out).collect();
+        let wire_size = a.strings.iter().map(|s| 8 + s.len()).sum::<usize>()
+            + decisions.iter().map(InputSize::wire_size).sum::<usize>()
+            + rules.iter().map(|r| 24 + r.flat.wire_size() + r.cap.wire_size()).sum::<usize>()
+            + BATCH_ITEM * a.items.len();
+        BatchAnswer { strings: a.strings, decisions, rules, items: a.items, wire_size }
+    }
+
+    fn text(&self, i: u32, what: &str) -> Result<&str, String> {
+        self.strings
+            .get(i as usize)
+            .map(String::as_str)
+            .ok_or_else(|| format!("late-fee.wording: {what} index {i} out of range ({} strings)", self.strings.len()))
+    }
+
+    /// Element i rebuilt into the single calls' answers (not yet validated), or why it cannot be.
+    pub(crate) fn item(&self, i: usize, facts: &r::InvoiceFacts) -> Result<crate::InvoiceAssessment, String> {
+        let item = &self.items[i];
+        let decision = self.decisions.get(item.decision as usize).cloned().ok_or_else(|| {
+            format!("decision index {} out of range ({} decisions)", item.decision, self.decisions.len())
+        })?;
+        let fee = &item.late_fee;
+        let rule = match fee.rule {
+            None => None,
+            Some(k) => Some(
+                self.rules
+                    .get(k as usize)
+                    .ok_or_else(|| format!("late-fee.rule index {k} out of range ({} rules)", self.rules.len()))?,
+            ),
+        };
+        let parts = r::FeeParts {
+            outcome: outcome_out(fee.outcome),
+            days_charged: fee.days_charged,
+            caps: r::FeeCaps {
+                share: fee.caps.contains(w_dunning::FeeCaps::SHARE),
+                amount: fee.caps.contains(w_dunning::FeeCaps::AMOUNT),
+                outstanding: fee.caps.contains(w_dunning::FeeCaps::OUTSTANDING),
+            },
+        };
+        let explain =
+            || r::evaluate::explain_late_fee(&parts, rule, facts, fee.amount).map_err(|e| format!("late-fee: {e}"));
+        let explanation = match fee.wording {
+            w_dunning::FeeWording::Standard => explain()?,
+            w_dunning::FeeWording::WithNote(k) => {
+                let note = self.text(k, "note")?;
+                let mut text = explain()?;
+                text.push(' ');
+                text.push_str(note);
+                text
+            }
+            w_dunning::FeeWording::OwnText(k) => self.text(k, "text")?.to_string(),
+        };
+        let late_fee = r::LateFee {
+            amount: r::Money { minor: fee.amount, currency: facts.amount_outstanding.currency.clone() },
+            rule: rule.cloned(),
+            explanation,
+        };
+        Ok(crate::InvoiceAssessment { decision, late_fee })
+    }
 }
 
 pub(crate) fn sla_out(d: w_sla::SlaDecision) -> r::SlaDecision {

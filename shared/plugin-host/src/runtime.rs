@@ -334,6 +334,14 @@ impl ResourceLimiter for CapLimiter {
     }
 }
 
+/// What a batch call answered, before the per-element checks of [`ClientRules::run_chunk`].
+enum BatchOut<T> {
+    /// One entry per fact (checked: a wrong count rejects the chunk): the answer, or why element i has none.
+    Items(Vec<Result<T, String>>),
+    /// The whole answer is unusable (wrong length, over the size cap).
+    Rejected(String),
+}
+
 /// A live instance of a plugin with its own store.
 struct Live {
     store: Store<HostState>,
@@ -789,12 +797,25 @@ impl ClientRules {
         self.run_batch(
             Call::DunningAssessBatch,
             facts,
-            |rules, store, chunk| {
-                let wit: Vec<_> = chunk.iter().map(bindings::invoice_in).collect();
-                rules
-                    .rentops_rules_dunning()
-                    .call_assess_batch(store, &wit)
-                    .map(|v| v.into_iter().map(bindings::assessment_out).collect())
+            |rules, store, chunk, limits| {
+                let batch = bindings::invoice_batch_in(chunk);
+                rules.rentops_rules_dunning().call_assess_batch(store, &batch).map(|answer| {
+                    let answer = bindings::BatchAnswer::new(answer);
+                    if answer.items.len() != chunk.len() {
+                        return BatchOut::Rejected(format!(
+                            "batch answer has {} elements for {} facts",
+                            answer.items.len(),
+                            chunk.len()
+                        ));
+                    }
+                    if answer.wire_size > limits.max_batch_output_bytes {
+                        return BatchOut::Rejected(format!(
+                            "batch answer of {} bytes exceeds {}",
+                            answer.wire_size, limits.max_batch_output_bytes
+                        ));
+                    }
+                    BatchOut::Items(chunk.iter().enumerate().map(|(i, f)| answer.item(i, f)).collect())
+                })
             },
             |f, a| native::validate_dunning(f, &a.decision).and_then(|()| native::validate_late_fee(f, &a.late_fee)),
             |t, f| InvoiceAssessment { decision: native::dunning(t, f), late_fee: native::late_fee(t, f) },
@@ -807,12 +828,12 @@ impl ClientRules {
         self.run_batch(
             Call::SlaDecideBatch,
             facts,
-            |rules, store, chunk| {
+            |rules, store, chunk, _limits| {
                 let wit: Vec<_> = chunk.iter().map(bindings::ticket_in).collect();
                 rules
                     .rentops_rules_sla()
                     .call_decide_batch(store, &wit)
-                    .map(|v| v.into_iter().map(bindings::sla_out).collect())
+                    .map(|v| BatchOut::Items(v.into_iter().map(|d| Ok(bindings::sla_out(d))).collect()))
             },
             native::validate_sla,
             native::sla,
@@ -825,7 +846,7 @@ impl ClientRules {
         &mut self,
         call: Call,
         facts: &[F],
-        invoke: impl Fn(&Rules, &mut Store<HostState>, &[F]) -> wasmtime::Result<Vec<T>>,
+        invoke: impl Fn(&Rules, &mut Store<HostState>, &[F], &Limits) -> wasmtime::Result<BatchOut<T>>,
         check: impl Fn(&F, &T) -> Result<(), String>,
         native: impl Fn(&RulesTable, &F) -> T,
     ) -> Vec<Decision<T>> {
@@ -863,7 +884,7 @@ impl ClientRules {
         call: Call,
         chunk: &[F],
         out: &mut Vec<Decision<T>>,
-        invoke: &impl Fn(&Rules, &mut Store<HostState>, &[F]) -> wasmtime::Result<Vec<T>>,
+        invoke: &impl Fn(&Rules, &mut Store<HostState>, &[F], &Limits) -> wasmtime::Result<BatchOut<T>>,
         check: &impl Fn(&F, &T) -> Result<(), String>,
         native: &impl Fn(&RulesTable, &F) -> T,
     ) {
@@ -914,7 +935,7 @@ impl ClientRules {
             let reason = FallbackReason::Instantiate(format!("{e:#}"));
             return self.failed_chunk(call, reason, chunk, out, native);
         }
-        let result = invoke(&live.rules, &mut live.store, chunk);
+        let result = invoke(&live.rules, &mut live.store, chunk, &limits);
         let fuel_left = live.store.get_fuel().unwrap_or(0);
         let values = match result {
             Ok(v) => v,
@@ -929,6 +950,12 @@ impl ClientRules {
                 return self.failed_chunk(call, reason, chunk, out, native);
             }
         };
+        let values = match values {
+            BatchOut::Items(v) => v,
+            BatchOut::Rejected(msg) => {
+                return self.failed_chunk(call, FallbackReason::InvalidOutput(msg), chunk, out, native);
+            }
+        };
         if values.len() != chunk.len() {
             let reason = FallbackReason::InvalidOutput(format!(
                 "batch answer has {} elements for {} facts",
@@ -937,7 +964,7 @@ impl ClientRules {
             ));
             return self.failed_chunk(call, reason, chunk, out, native);
         }
-        let total: usize = values.iter().map(InputSize::wire_size).sum();
+        let total: usize = values.iter().map(|v| v.as_ref().map_or(0, InputSize::wire_size)).sum();
         if total > limits.max_batch_output_bytes {
             let reason = FallbackReason::InvalidOutput(format!(
                 "batch answer of {total} bytes exceeds {}",
@@ -948,19 +975,20 @@ impl ClientRules {
         let mut first_invalid = None;
         let mut answered = 0u64;
         for (i, (f, value)) in chunk.iter().zip(values).enumerate() {
-            let size = value.wire_size();
-            let invalid = if size > limits.max_output_bytes {
-                Some(format!("answer of {size} bytes exceeds {}", limits.max_output_bytes))
-            } else {
-                check(f, &value).err().map(|msg| truncate(&msg))
-            };
-            match invalid {
-                None => {
+            let checked = value.and_then(|value| {
+                let size = value.wire_size();
+                if size > limits.max_output_bytes {
+                    return Err(format!("answer of {size} bytes exceeds {}", limits.max_output_bytes));
+                }
+                check(f, &value).map(|()| value).map_err(|msg| truncate(&msg))
+            });
+            match checked {
+                Ok(value) => {
                     answered += 1;
                     out.push(Decision { value, source: DecisionSource::Plugin { version: plugin.version.clone() } });
                 }
-                Some(msg) => {
-                    let reason = FallbackReason::InvalidOutput(format!("element {i}: {msg}"));
+                Err(msg) => {
+                    let reason = FallbackReason::InvalidOutput(format!("element {i}: {}", truncate(&msg)));
                     first_invalid.get_or_insert_with(|| reason.clone());
                     out.push(self.fallback(call, reason, |t| native(t, f)));
                 }

@@ -12,6 +12,7 @@ use common::*;
 use rentops_plugin_host::{
     Call, ClientRules, Decision, DecisionSource, FallbackReason, InputSize, InvoiceAssessment, Limits,
 };
+use rentops_rules::table::LateFeeTable;
 use rentops_rules::{self as r, RulesTable, evaluate};
 
 /// `n` invoices varying everything the rules look at: days around due, amounts, part payments, prior stages,
@@ -203,7 +204,8 @@ fn a_batch_answer_of_the_wrong_length_falls_back_for_the_chunk() {
 fn a_trap_in_the_middle_of_a_batch_costs_only_that_chunk() {
     let (mut bad, mut good, sink) = bad_and_good(r#"{"hostile": "panic", "when": "boom"}"#, Limits::default());
     let mut invoices = varied_invoices(600);
-    invoices[300].invoice_id = "boom-300".into();
+    // The compact batch carries no ids: the hostile guest's "when" matches the category there.
+    invoices[300].category = "boom-300".into();
     let got = bad.dunning_assess_batch(&invoices);
     assert_eq!(got.len(), 600);
     for (i, d) in got.iter().enumerate().take(256) {
@@ -215,7 +217,7 @@ fn a_trap_in_the_middle_of_a_batch_costs_only_that_chunk() {
     assert!(got[512..].iter().all(|d| !d.is_fallback()));
     assert!(bad.has_instance());
     // The host keeps serving the same client, batch and single, and the other client.
-    invoices[300].invoice_id = "inv-0300".into();
+    invoices[300].category = "office".into();
     assert!(bad.dunning_assess_batch(&invoices).iter().all(|d| !d.is_fallback()));
     assert!(!bad.late_fee(&invoices[5]).is_fallback());
     assert!(good.dunning_assess_batch(&invoices[..10]).iter().all(|d| !d.is_fallback()));
@@ -228,7 +230,7 @@ fn a_trap_in_the_middle_of_a_batch_costs_only_that_chunk() {
 fn an_invalid_element_falls_back_alone() {
     let (mut bad, _good, _sink) = bad_and_good(r#"{"hostile": "out-of-range", "when": "boom"}"#, Limits::default());
     let mut invoices = varied_invoices(50);
-    invoices[17].invoice_id = "boom-17".into();
+    invoices[17].category = "boom-17".into();
     let got = bad.dunning_assess_batch(&invoices);
     for (i, d) in got.iter().enumerate() {
         if i == 17 {
@@ -300,4 +302,121 @@ fn oversized_facts_are_not_sent_and_the_rest_of_the_batch_is() {
     let got = bad.dunning_assess_batch(&invoices);
     assert_eq!(reason(&got[0]), &FallbackReason::OutOfFuel(11_000_000 * per_chunk as u64));
     assert_eq!(reason(&got[per_chunk]), &FallbackReason::OutOfFuel(11_000_000 * per_chunk as u64));
+}
+
+/// `varied_invoices` plus what the late-fee wording depends on: other currencies (USD, and JPY without minor
+/// units) and settled invoices.
+fn varied_currencies(n: usize) -> Vec<r::InvoiceFacts> {
+    let mut invoices = varied_invoices(n);
+    for (i, f) in invoices.iter_mut().enumerate() {
+        let cur = match i % 7 {
+            3 => "USD",
+            5 => "JPY",
+            _ => "CNY",
+        };
+        f.amount_due.currency = cur.into();
+        f.amount_outstanding.currency = cur.into();
+        if i % 13 == 0 {
+            f.amount_outstanding.minor = 0;
+        }
+    }
+    invoices
+}
+
+/// The late-fee explanation of a batch is worded by the host from the plugin's structured answer: for every
+/// outcome and cap of the table rules (flat, flat in another currency, percent with both caps, daily up to the
+/// amount outstanding, no rule) it must be exactly what the plugin's single call and the native rules say.
+#[test]
+fn batch_late_fees_are_worded_exactly_like_native_for_every_outcome() {
+    let cny = |minor| Some(r::Money::new(minor, "CNY"));
+    let rules = [
+        Some(LateFeeTable {
+            grace_days: 5,
+            basis: r::FeeBasis::Flat,
+            flat: cny(5_000),
+            rate_ppm: 0,
+            max_share_ppm: 0,
+            max_amount: None,
+        }),
+        Some(LateFeeTable {
+            grace_days: 0,
+            basis: r::FeeBasis::Percent,
+            flat: None,
+            rate_ppm: 100_000,
+            max_share_ppm: 50_000,
+            max_amount: cny(10_000),
+        }),
+        Some(LateFeeTable {
+            grace_days: 2,
+            basis: r::FeeBasis::DailyPercent,
+            flat: None,
+            rate_ppm: 50_000,
+            max_share_ppm: 0,
+            max_amount: None,
+        }),
+        None,
+    ];
+    let invoices = varied_currencies(500);
+    let mut outcomes = std::collections::BTreeSet::new();
+    let mut caps = [0usize; 3];
+    for rule in rules {
+        let mut table = defaults();
+        table.late_fee = rule;
+        assert_eq!(table.validate(), Ok(()));
+        let (rt, sink) = runtime();
+        let plugin = rt.load(&plugin_artifact("rentops_plugin_default", Some(&table.to_json()))).expect("loads");
+        let mut batch = rt.session("client-batch", plugin.clone());
+        let mut single = rt.session("client-single", plugin);
+        let got = batch.dunning_assess_batch(&invoices);
+        assert_eq!(got.len(), invoices.len());
+        for (f, a) in invoices.iter().zip(&got) {
+            assert!(!a.is_fallback(), "{:?}", a.source);
+            let want = evaluate::late_fee(&table, f);
+            assert_eq!(a.value.late_fee, want, "{f:?}");
+            assert_eq!(a.value.decision, evaluate::dunning(&table, f));
+            assert_eq!(single.late_fee(f).value, want);
+            let calc = evaluate::late_fee_calc(&table, f);
+            outcomes.insert(format!("{:?}", calc.parts.outcome));
+            for (n, hit) in
+                caps.iter_mut().zip([calc.parts.caps.share, calc.parts.caps.amount, calc.parts.caps.outstanding])
+            {
+                *n += usize::from(hit);
+            }
+        }
+        assert!(sink.take().is_empty());
+    }
+    let want: std::collections::BTreeSet<String> =
+        ["NoRule", "NothingOutstanding", "NotOverdue", "WithinGrace", "FlatOtherCurrency", "Charged"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+    assert_eq!(outcomes, want, "every outcome a valid table can reach was compared");
+    assert!(caps.iter().all(|n| *n > 0), "every cap was hit: {caps:?}");
+}
+
+/// Indexes into the answer's own tables out of range, or a late fee whose parts contradict themselves: that
+/// element alone falls back to the default rules, with the reason; the rest of the chunk is the plugin's.
+#[test]
+fn out_of_range_indexes_in_a_batch_answer_fall_back_per_element() {
+    let (mut bad, _good, sink) = bad_and_good(r#"{"hostile": "bad-index"}"#, Limits::default());
+    let invoices = varied_invoices(8);
+    let got = bad.dunning_assess_batch(&invoices);
+    assert_eq!(got.len(), 8);
+    let table = defaults();
+    let want = [
+        "decision index 99 out of range (1 decisions)",
+        "late-fee.rule index 99 out of range (0 rules)",
+        "late-fee.wording: text index 99 out of range (1 strings)",
+        "late-fee: an outcome that charges nothing has a fee or caps",
+    ];
+    for (i, d) in got.iter().enumerate() {
+        assert_eq!(reason(d), &FallbackReason::InvalidOutput(format!("element {i}: {}", want[i % 4])), "element {i}");
+        assert_eq!(d.value.decision, evaluate::dunning(&table, &invoices[i]));
+        assert_eq!(d.value.late_fee, evaluate::late_fee(&table, &invoices[i]));
+    }
+    // The single calls of the same plugin are well-behaved and still answer.
+    assert!(!bad.dunning_decide(&invoices[0]).is_fallback());
+    let events = sink.take();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].call, Call::DunningAssessBatch);
 }

@@ -11,6 +11,8 @@
 //! - [`credit`]: adverse records, score band (or no-score rule), young company, rent-to-income; the worst
 //!   verdict and the largest deposit win.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 
 use crate::money::{format_money, format_ppm_percent, round_down, round_half_up};
@@ -76,83 +78,123 @@ pub fn dunning(table: &RulesTable, facts: &InvoiceFacts) -> DunningDecision {
 
 /// The late fee owed today under the table's rule (zero with an explanation when none).
 pub fn late_fee(table: &RulesTable, facts: &InvoiceFacts) -> LateFee {
-    match &table.late_fee {
-        Some(rule) => late_fee_with(rule, facts),
-        None => LateFee {
-            amount: Money::zero(&facts.amount_outstanding.currency),
-            rule: None,
-            explanation: "No late fee is charged under these rules.".into(),
-        },
-    }
+    late_fee_calc(table, facts).to_late_fee(facts)
 }
 
 /// The late fee owed today under one rule. Public so code plugins can compute with a rule of their own
 /// (e.g. more grace days for a tenant with a clean history).
 pub fn late_fee_with(rule: &LateFeeTable, facts: &InvoiceFacts) -> LateFee {
-    let cur = facts.amount_outstanding.currency.as_str();
-    let outstanding = facts.amount_outstanding.minor;
-    let zero = || Money::zero(cur);
-    let reported = LateFeeRule {
+    late_fee_calc_with(Cow::Borrowed(rule), facts).to_late_fee(facts)
+}
+
+/// Who words a late fee's explanation (WIT `fee-wording`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeeWording<'a> {
+    /// [`explain_late_fee`] from the parts.
+    Standard,
+    /// The standard wording, a space, then this note.
+    WithNote(Cow<'a, str>),
+    /// The plugin's own text instead.
+    Own(Cow<'a, str>),
+}
+
+/// A late fee computed but not yet worded: the amount (minor units of the invoice's currency), the rule that
+/// applied, the structured explanation and its wording. What `dunning.assess-batch` sends; [`Self::to_late_fee`]
+/// gives the [`LateFee`] the single call answers (the same words the host builds from a batch answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateFeeCalc<'a> {
+    pub amount: i64,
+    pub rule: Option<Cow<'a, LateFeeTable>>,
+    pub parts: FeeParts,
+    pub wording: FeeWording<'a>,
+}
+
+impl LateFeeCalc<'_> {
+    /// The rule as reported to the host for an invoice in `currency` ([`report_rule`]).
+    pub fn reported_rule(&self, currency: &str) -> Option<LateFeeRule> {
+        self.rule.as_deref().map(|r| report_rule(r, currency))
+    }
+
+    /// The answer of `dunning.assess-late-fee`. Parts that cannot be worded (see [`explain_late_fee`]) give an
+    /// empty explanation, which the host rejects.
+    pub fn to_late_fee(&self, facts: &InvoiceFacts) -> LateFee {
+        let cur = facts.amount_outstanding.currency.as_str();
+        let rule = self.reported_rule(cur);
+        let explanation =
+            word_late_fee(&self.parts, &self.wording, rule.as_ref(), facts, self.amount).unwrap_or_default();
+        LateFee { amount: Money::new(self.amount, cur), rule, explanation }
+    }
+}
+
+/// A table's late-fee rule as reported in answers (WIT `late-fee-rule`) for an invoice in `currency`: `flat` only
+/// for a flat rule, `rate_ppm` zero for one; missing amounts are zero in `currency`.
+pub fn report_rule(rule: &LateFeeTable, currency: &str) -> LateFeeRule {
+    let zero = || Money::zero(currency);
+    LateFeeRule {
         grace_days: rule.grace_days,
         basis: rule.basis,
         flat: rule.flat.clone().filter(|_| rule.basis == FeeBasis::Flat).unwrap_or_else(zero),
         rate_ppm: if rule.basis == FeeBasis::Flat { 0 } else { rule.rate_ppm },
         cap_ppm: rule.max_share_ppm,
         cap: rule.max_amount.clone().unwrap_or_else(zero),
-    };
-    let no_fee = |explanation: String| LateFee { amount: zero(), rule: Some(reported.clone()), explanation };
+    }
+}
 
+/// The late fee under the table's rule, not worded (no allocation).
+pub fn late_fee_calc<'a>(table: &'a RulesTable, facts: &InvoiceFacts) -> LateFeeCalc<'a> {
+    match &table.late_fee {
+        Some(rule) => late_fee_calc_with(Cow::Borrowed(rule), facts),
+        None => LateFeeCalc {
+            amount: 0,
+            rule: None,
+            parts: FeeParts::new(FeeOutcome::NoRule),
+            wording: FeeWording::Standard,
+        },
+    }
+}
+
+/// The late fee under one rule, not worded: grace days, then flat / percent once / percent per day on the amount
+/// outstanding, rounded half up; capped by the share (rounded down), the absolute cap (same currency only) and the
+/// amount outstanding.
+pub fn late_fee_calc_with<'a>(rule: Cow<'a, LateFeeTable>, facts: &InvoiceFacts) -> LateFeeCalc<'a> {
+    let cur = facts.amount_outstanding.currency.as_str();
+    let outstanding = facts.amount_outstanding.minor;
+    let done = |rule, outcome| LateFeeCalc {
+        amount: 0,
+        rule: Some(rule),
+        parts: FeeParts::new(outcome),
+        wording: FeeWording::Standard,
+    };
     if outstanding <= 0 {
-        return no_fee("Nothing is outstanding: no late fee.".into());
+        return done(rule, FeeOutcome::NothingOutstanding);
     }
     let days_late = i64::from(facts.days_after_due) - i64::from(rule.grace_days);
     if days_late <= 0 {
-        return no_fee(if facts.days_after_due <= 0 {
-            "Not overdue: no late fee.".into()
-        } else {
-            format!(
-                "Day {} after the due date is within the {} grace days: no late fee.",
-                facts.days_after_due, rule.grace_days
-            )
-        });
+        let outcome = if facts.days_after_due <= 0 { FeeOutcome::NotOverdue } else { FeeOutcome::WithinGrace };
+        return done(rule, outcome);
     }
-    let base = format_money(outstanding, cur);
     let rate = Decimal::from(rule.rate_ppm) / Decimal::from(PPM);
-    let (exact, mut text) = match rule.basis {
-        FeeBasis::Flat => {
-            let Some(flat) = rule.flat.as_ref() else {
-                return no_fee("The flat late fee has no amount set: no late fee.".into());
-            };
-            if flat.currency != cur {
-                return no_fee(format!(
-                    "The flat late fee is set in {} but the invoice is in {cur}: no late fee.",
-                    flat.currency
-                ));
-            }
-            (
-                Decimal::from(flat.minor),
-                format!("Flat late fee of {} after {} grace days", format_money(flat.minor, cur), rule.grace_days),
-            )
+    let mut days_charged = 0;
+    let exact = match rule.basis {
+        FeeBasis::Flat => match rule.flat.as_ref() {
+            None => return done(rule, FeeOutcome::FlatUnset),
+            Some(flat) if flat.currency != cur => return done(rule, FeeOutcome::FlatOtherCurrency),
+            Some(flat) => Decimal::from(flat.minor),
+        },
+        FeeBasis::Percent => Decimal::from(outstanding) * rate,
+        FeeBasis::DailyPercent => {
+            // days_late ≤ i32::MAX + u32::MAX fits; beyond u32 the text would saturate (never with valid tables).
+            days_charged = u32::try_from(days_late).unwrap_or(u32::MAX);
+            Decimal::from(outstanding) * rate * Decimal::from(days_late)
         }
-        FeeBasis::Percent => (
-            Decimal::from(outstanding) * rate,
-            format!("{} of {base} after {} grace days", format_ppm_percent(rule.rate_ppm), rule.grace_days),
-        ),
-        FeeBasis::DailyPercent => (
-            Decimal::from(outstanding) * rate * Decimal::from(days_late),
-            format!(
-                "{} per day on {base} for {days_late} days after {} grace days",
-                format_ppm_percent(rule.rate_ppm),
-                rule.grace_days
-            ),
-        ),
     };
     let mut amount = round_half_up(exact);
+    let mut caps = FeeCaps::default();
     if rule.max_share_ppm > 0 {
         let cap = round_down(Decimal::from(outstanding) * Decimal::from(rule.max_share_ppm) / Decimal::from(PPM));
         if amount > cap {
             amount = cap;
-            text.push_str(&format!(", capped at {} of the amount outstanding", format_ppm_percent(rule.max_share_ppm)));
+            caps.share = true;
         }
     }
     if let Some(cap) = &rule.max_amount
@@ -160,14 +202,104 @@ pub fn late_fee_with(rule: &LateFeeTable, facts: &InvoiceFacts) -> LateFee {
         && amount > cap.minor
     {
         amount = cap.minor;
-        text.push_str(&format!(", capped at {}", format_money(cap.minor, cur)));
+        caps.amount = true;
     }
     if amount > outstanding {
         amount = outstanding;
-        text.push_str(", capped at the amount outstanding");
+        caps.outstanding = true;
     }
-    text.push_str(&format!(": {}.", format_money(amount, cur)));
-    LateFee { amount: Money::new(amount, cur), rule: Some(reported), explanation: text }
+    LateFeeCalc {
+        amount,
+        rule: Some(rule),
+        parts: FeeParts { outcome: FeeOutcome::Charged, days_charged, caps },
+        wording: FeeWording::Standard,
+    }
+}
+
+/// Why a structured late-fee answer cannot be worded.
+pub type WordingError = &'static str;
+
+/// The explanation of a late fee from its parts, the reported rule and the facts: the wording of the table rules
+/// (what [`late_fee`] says). Refuses parts that contradict themselves: a rule with `NoRule`, no rule where the
+/// wording needs one, a fee or caps with an outcome that charges nothing.
+pub fn explain_late_fee(
+    parts: &FeeParts,
+    rule: Option<&LateFeeRule>,
+    facts: &InvoiceFacts,
+    amount: i64,
+) -> Result<String, WordingError> {
+    let cur = facts.amount_outstanding.currency.as_str();
+    if parts.outcome != FeeOutcome::Charged && (amount != 0 || parts.caps.any()) {
+        return Err("an outcome that charges nothing has a fee or caps");
+    }
+    let need_rule = || rule.ok_or("this outcome needs the rule it applied");
+    Ok(match parts.outcome {
+        FeeOutcome::NoRule if rule.is_some() => return Err("outcome no-rule with a rule"),
+        FeeOutcome::NoRule => "No late fee is charged under these rules.".into(),
+        FeeOutcome::NothingOutstanding => "Nothing is outstanding: no late fee.".into(),
+        FeeOutcome::NotOverdue => "Not overdue: no late fee.".into(),
+        FeeOutcome::WithinGrace => format!(
+            "Day {} after the due date is within the {} grace days: no late fee.",
+            facts.days_after_due,
+            need_rule()?.grace_days
+        ),
+        FeeOutcome::FlatUnset => "The flat late fee has no amount set: no late fee.".into(),
+        FeeOutcome::FlatOtherCurrency => format!(
+            "The flat late fee is set in {} but the invoice is in {cur}: no late fee.",
+            need_rule()?.flat.currency
+        ),
+        FeeOutcome::Charged => {
+            let r = need_rule()?;
+            let base = || format_money(facts.amount_outstanding.minor, cur);
+            let mut text = match r.basis {
+                FeeBasis::Flat => {
+                    format!("Flat late fee of {} after {} grace days", format_money(r.flat.minor, cur), r.grace_days)
+                }
+                FeeBasis::Percent => {
+                    format!("{} of {} after {} grace days", format_ppm_percent(r.rate_ppm), base(), r.grace_days)
+                }
+                FeeBasis::DailyPercent => format!(
+                    "{} per day on {} for {} days after {} grace days",
+                    format_ppm_percent(r.rate_ppm),
+                    base(),
+                    parts.days_charged,
+                    r.grace_days
+                ),
+            };
+            if parts.caps.share {
+                text.push_str(&format!(", capped at {} of the amount outstanding", format_ppm_percent(r.cap_ppm)));
+            }
+            if parts.caps.amount {
+                text.push_str(&format!(", capped at {}", format_money(r.cap.minor, cur)));
+            }
+            if parts.caps.outstanding {
+                text.push_str(", capped at the amount outstanding");
+            }
+            text.push_str(&format!(": {}.", format_money(amount, cur)));
+            text
+        }
+    })
+}
+
+/// The explanation of a late fee under `wording`: [`explain_late_fee`], optionally followed by a note, or the
+/// plugin's own text.
+pub fn word_late_fee(
+    parts: &FeeParts,
+    wording: &FeeWording<'_>,
+    rule: Option<&LateFeeRule>,
+    facts: &InvoiceFacts,
+    amount: i64,
+) -> Result<String, WordingError> {
+    match wording {
+        FeeWording::Standard => explain_late_fee(parts, rule, facts, amount),
+        FeeWording::WithNote(note) => {
+            let mut text = explain_late_fee(parts, rule, facts, amount)?;
+            text.push(' ');
+            text.push_str(note);
+            Ok(text)
+        }
+        FeeWording::Own(text) => Ok(text.to_string()),
+    }
 }
 
 /// SLA targets for a ticket: the device type's entry (or `other`), then the priority caps.

@@ -170,6 +170,59 @@ pub struct LateFee {
     pub explanation: String,
 }
 
+/// How a late fee came out (WIT `fee-outcome`): with [`FeeCaps`] and the days counted, what the explanation is
+/// worded from ([`crate::evaluate::explain_late_fee`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeeOutcome {
+    /// The rules charge no late fee at all (no rule).
+    NoRule,
+    /// Nothing is outstanding.
+    NothingOutstanding,
+    /// On or before the due date.
+    NotOverdue,
+    /// Overdue, within the grace days.
+    WithinGrace,
+    /// A flat rule without an amount.
+    FlatUnset,
+    /// A flat rule in another currency than the invoice.
+    FlatOtherCurrency,
+    /// Charged (the amount may still round to zero).
+    Charged,
+}
+
+/// The caps that reduced a charged fee (WIT `fee-caps`), applied in this order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FeeCaps {
+    /// The share of the amount outstanding (`cap_ppm`).
+    pub share: bool,
+    /// The absolute cap.
+    pub amount: bool,
+    /// The amount outstanding itself.
+    pub outstanding: bool,
+}
+
+impl FeeCaps {
+    pub fn any(self) -> bool {
+        self.share || self.amount || self.outstanding
+    }
+}
+
+/// The structured explanation of a late fee: what the compact batch answer carries instead of a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FeeParts {
+    pub outcome: FeeOutcome,
+    /// Days the daily rate was counted for (`Charged` with `DailyPercent`), else 0.
+    pub days_charged: u32,
+    pub caps: FeeCaps,
+}
+
+impl FeeParts {
+    pub const fn new(outcome: FeeOutcome) -> Self {
+        FeeParts { outcome, days_charged: 0, caps: FeeCaps { share: false, amount: false, outstanding: false } }
+    }
+}
+
 // ---------------------------------------------------------------- sla
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

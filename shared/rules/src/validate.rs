@@ -44,6 +44,11 @@ fn text(field: &str, s: &str, required: bool) -> Result<(), OutputError> {
     Ok(())
 }
 
+/// Whether [`text`] would refuse `s` (to build the field name only on failure: no allocation on the success path).
+fn text_ok(s: &str, required: bool) -> bool {
+    !(required && s.trim().is_empty()) && s.len() <= MAX_STRING
+}
+
 fn list_len<T>(field: &str, v: &[T]) -> Result<(), OutputError> {
     if v.len() > MAX_LIST {
         return bad(field, format!("has {} entries; at most {MAX_LIST}", v.len()));
@@ -82,7 +87,9 @@ pub fn validate_dunning(_facts: &InvoiceFacts, d: &DunningDecision) -> Result<()
     }
     list_len("decision.actions", &d.actions)?;
     for (i, a) in d.actions.iter().enumerate() {
-        text(&format!("decision.actions[{i}].template"), &a.template, true)?;
+        if !text_ok(&a.template, true) {
+            text(&format!("decision.actions[{i}].template"), &a.template, true)?;
+        }
     }
     if d.stage == DunningDecision::NONE && (!d.actions.is_empty() || d.legal_demand) {
         return bad("decision.stage", "stage \"none\" cannot carry actions or a legal demand");
@@ -129,10 +136,8 @@ pub fn validate_late_fee(facts: &InvoiceFacts, fee: &LateFee) -> Result<(), Outp
                     return bad("late-fee.amount", format!("{amount} is above the rule's cap of {cap}"));
                 }
             }
-            if r.cap.minor > 0 {
-                if &r.cap.currency != cur {
-                    return bad("late-fee.rule.cap", format!("is in {} but the invoice is in {cur}", r.cap.currency));
-                }
+            // An absolute cap in another currency does not apply (as in `evaluate::late_fee_with`).
+            if r.cap.minor > 0 && &r.cap.currency == cur {
                 if amount > r.cap.minor {
                     return bad("late-fee.amount", format!("{amount} is above the rule's cap of {}", r.cap.minor));
                 }
@@ -154,7 +159,9 @@ pub fn validate_sla(_facts: &TicketFacts, d: &SlaDecision) -> Result<(), OutputE
     }
     list_len("sla.pause-statuses", &d.pause_statuses)?;
     for (i, s) in d.pause_statuses.iter().enumerate() {
-        text(&format!("sla.pause-statuses[{i}]"), s, true)?;
+        if !text_ok(s, true) {
+            text(&format!("sla.pause-statuses[{i}]"), s, true)?;
+        }
     }
     list_len("sla.warn-at-ppm", &d.warn_at_ppm)?;
     for (i, w) in d.warn_at_ppm.iter().enumerate() {
@@ -167,7 +174,9 @@ pub fn validate_sla(_facts: &TicketFacts, d: &SlaDecision) -> Result<(), OutputE
     }
     list_len("sla.escalation", &d.escalation)?;
     for (i, e) in d.escalation.iter().enumerate() {
-        text(&format!("sla.escalation[{i}].role"), &e.role, true)?;
+        if !text_ok(&e.role, true) {
+            text(&format!("sla.escalation[{i}].role"), &e.role, true)?;
+        }
         if e.at_minutes.unsigned_abs() > MAX_MINUTES {
             return bad(format!("sla.escalation[{i}].at-minutes"), "is more than 90 days from the deadline");
         }

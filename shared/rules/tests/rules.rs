@@ -202,6 +202,69 @@ fn flat_fee_and_absolute_cap() {
 }
 
 #[test]
+fn an_absolute_cap_in_another_currency_does_not_apply_and_is_valid() {
+    // 10 % once on USD 100.00, with a CNY 5.00 cap: the cap does not apply to a USD invoice.
+    let r = rule(FeeBasis::Percent, 0, 100_000, 0, Some(500), None);
+    let mut usd = invoice(3, 10_000);
+    usd.amount_outstanding = Money::new(10_000, "USD");
+    let f = late_fee_with(&r, &usd);
+    assert_eq!(f.amount, Money::new(1_000, "USD"));
+    assert_eq!(f.explanation, "10 % of USD 100.00 after 0 grace days: USD 10.00.");
+    assert_eq!(validate_late_fee(&usd, &f), Ok(()), "the validator agrees with the rules");
+    // In the invoice's currency the cap is still enforced.
+    let mut over = late_fee_with(&r, &invoice(3, 10_000));
+    assert_eq!(over.amount, cny(500));
+    over.amount = cny(501);
+    assert!(validate_late_fee(&invoice(3, 10_000), &over).is_err());
+}
+
+/// `late_fee` is `late_fee_calc` worded by `explain_late_fee` from the reported rule: what the host does with a
+/// compact batch answer gives exactly the native text, for every outcome and cap.
+#[test]
+fn structured_late_fee_words_back_to_the_native_answer() {
+    use rentops_rules::evaluate::{FeeWording, explain_late_fee, late_fee_calc_with, word_late_fee};
+    let rules = [
+        rule(FeeBasis::Flat, 2, 0, 0, None, Some(5_000)),
+        rule(FeeBasis::Percent, 0, 100_000, 50_000, Some(4_000), None),
+        rule(FeeBasis::DailyPercent, 3, 500, 50_000, None, None),
+        rule(FeeBasis::DailyPercent, 0, 200_000, 0, None, None),
+        // A flat rule without an amount (a table refuses it; a code plugin could still report one).
+        rule(FeeBasis::Flat, 0, 0, 0, None, None),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &rules {
+        for day in [-3, 0, 1, 2, 3, 5, 12, 40, 200] {
+            for (cur, outstanding) in [("CNY", 123_456), ("CNY", 0), ("USD", 80_000), ("JPY", 9_999)] {
+                let mut f = invoice(day, outstanding);
+                f.amount_outstanding.currency = cur.into();
+                let native = late_fee_with(r, &f);
+                let calc = late_fee_calc_with(std::borrow::Cow::Borrowed(r), &f);
+                assert_eq!(calc.amount, native.amount.minor);
+                let rule = calc.reported_rule(cur);
+                assert_eq!(rule, native.rule);
+                let text = explain_late_fee(&calc.parts, rule.as_ref(), &f, calc.amount);
+                assert_eq!(text.as_deref(), Ok(native.explanation.as_str()), "{r:?} {f:?}");
+                assert_eq!(validate_late_fee(&f, &native), Ok(()), "{native:?}");
+                seen.insert(format!("{:?}", calc.parts.outcome));
+                let noted =
+                    word_late_fee(&calc.parts, &FeeWording::WithNote("(n)".into()), rule.as_ref(), &f, calc.amount);
+                assert_eq!(noted, Ok(format!("{} (n)", native.explanation)));
+            }
+        }
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    // Parts that contradict themselves cannot be worded.
+    let f = invoice(10, 800_000);
+    let charged = late_fee_calc_with(std::borrow::Cow::Borrowed(&rules[2]), &f);
+    let rule = charged.reported_rule("CNY");
+    let mut p = charged.parts;
+    p.outcome = FeeOutcome::NotOverdue;
+    assert!(explain_late_fee(&p, rule.as_ref(), &f, charged.amount).is_err(), "a fee with a no-fee outcome");
+    assert!(explain_late_fee(&charged.parts, None, &f, charged.amount).is_err(), "charged without a rule");
+    assert!(explain_late_fee(&FeeParts::new(FeeOutcome::NoRule), rule.as_ref(), &f, 0).is_err(), "no-rule with one");
+}
+
+#[test]
 fn no_late_fee_table() {
     let t = RulesTable::from_toml("[late_fee]\nbasis = \"none\"\n").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.late_fee, None);
