@@ -520,8 +520,18 @@ pub fn consistency(args: &ConsistencyArgs) -> anyhow::Result<Verdict> {
             "the log's public key is needed: --key KEY (as `rentops log key` prints it; pinned) or --receipt RECEIPT (the key it names; not pinned)"
         ),
     };
-    let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
-    let (old_text, new_text) = (read(&args.old)?, read(&args.new)?);
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let (old_bytes, new_bytes) = (read(&args.old)?, read(&args.new)?);
+    let (old_text, new_text) = match (String::from_utf8(old_bytes), String::from_utf8(new_bytes)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (o, _) => {
+            let bad = if o.is_err() { &args.old } else { &args.new };
+            return Ok(Verdict::invalid(
+                format!("{}: not UTF-8 text, so not a signed checkpoint", bad.display()),
+                warnings,
+            ));
+        }
+    };
     let old = match Checkpoint::open(&old_text, &key) {
         Ok(c) => c,
         Err(e) => return Ok(Verdict::invalid(format!("{}: {e}", args.old.display()), warnings)),

@@ -36,7 +36,8 @@ pub enum DunningCommand {
         json: bool,
     },
     /// Deliver the queued notices (what the `notifier` Lambda does): SMS and e-mail to the local outbox,
-    /// in-app messages, collector tasks, demand letters. Idempotent.
+    /// in-app messages, collector tasks, demand letters; then notarize the stored demand letters (what the
+    /// contract-notary function does on AWS from the S3 events). Idempotent.
     Deliver {
         #[arg(long, env = "RENTOPS_DATA", default_value = ".rentops/data")]
         data: PathBuf,
@@ -165,12 +166,21 @@ pub async fn run(cmd: DunningCommand) -> anyhow::Result<i32> {
         }
         DunningCommand::Deliver { data } => {
             let (backend, ports) = open(&data)?;
-            let r = Notifier::new(ports, backend.outbox.clone()).drain(usize::MAX).await?;
+            let r = Notifier::new(ports.clone(), backend.outbox.clone()).drain(usize::MAX).await?;
             println!(
                 "notices handled {}: sent {}, already delivered {}, failed {} (see `rentops dunning notices --failed`), left for retry {}",
                 r.handled, r.sent, r.duplicates, r.failed, r.errors
             );
-            Ok(if r.errors > 0 { 1 } else { 0 })
+            // Demand letters are notarized as they are stored, as the contract-notary function does on AWS.
+            let notary = crate::contract_cmd::local_notary(&data, ports.clone());
+            let reports = crate::runner::notarize_stored_documents(&ports, &notary).await?;
+            let appended: usize = reports.iter().map(|p| p.appended.len()).sum();
+            let failed: usize = reports.iter().map(|p| p.failed.len()).sum();
+            println!(
+                "documents notarized now {appended} (demand letters and signed contracts), failed {failed}{}",
+                if failed > 0 { " (run `rentops contract notarize-pending` again)" } else { "" }
+            );
+            Ok(if r.errors > 0 || failed > 0 { 1 } else { 0 })
         }
         DunningCommand::Notices { data, client, failed, invoice } => {
             let (_b, ports) = open(&data)?;

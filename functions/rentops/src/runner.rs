@@ -173,3 +173,24 @@ pub async fn drain(
     }
     anyhow::bail!("payment-events not drained after {timeout:?}: see `rentops dlq list`")
 }
+
+/// The embedded default's equivalent of the S3 "Object Created" events the contract-notary function gets on
+/// AWS: notarize every stored document (signed contracts under `contracts/<client>/`, the notifier's demand
+/// letters under `letters/<client>/`) that is not in its client's log yet. Idempotent (one entry per document
+/// key, whoever runs it, however often); run after each notifier drain by `rentops serve` and
+/// `rentops dunning deliver`. Returns the reports; failures are logged and left for the next run.
+pub async fn notarize_stored_documents(
+    ports: &Ports,
+    notary: &rentops_app::notary::Notary,
+) -> anyhow::Result<Vec<rentops_app::contracts::notarize::PendingReport>> {
+    let reports = rentops_app::contracts::notarize::notarize_pending_all(ports, notary).await?;
+    for r in &reports {
+        for (key, error) in &r.failed {
+            tracing::warn!(client = %r.client, %key, %error, "document not notarized; retried on the next run");
+        }
+        if !r.appended.is_empty() {
+            tracing::info!(client = %r.client, appended = r.appended.len(), "documents notarized");
+        }
+    }
+    Ok(reports)
+}

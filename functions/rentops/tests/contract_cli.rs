@@ -9,7 +9,7 @@ use rentops::contract_cmd::{self, ConsistencyArgs, VerifyArgs};
 use rentops_app::portfolio;
 use rentops_merkle::{Checkpoint, NoteSigner, NoteVerifier};
 use rentops_ports::ClientId;
-use rentops_sample::{MAIN_CLIENT, SampleSpec};
+use rentops_sample::{MAIN_CLIENT, SECOND_CLIENT, SampleSpec};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
@@ -365,7 +365,8 @@ fn the_binary_notarizes_and_exits_0_valid_2_invalid_1_cannot_run() {
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     for (size, name) in [("1", "cp1"), ("2", "cp2")] {
         let args = ["log", "checkpoint", "--data", data_s, "--client", MAIN_CLIENT, "--size", size, "--out", &p(name)];
-        assert_eq!(rentops_bin(&args).0, 0);
+        let (code, out, err) = rentops_bin(&args);
+        assert_eq!(code, 0, "log checkpoint --size {size}: {out}{err}");
     }
     let args = ["log", "prove", "--data", data_s, "--client", MAIN_CLIENT, "--old", "1", "--out", &p("proof.json")];
     assert_eq!(rentops_bin(&args).0, 0);
@@ -591,4 +592,338 @@ fn template_to_signed_contract_to_quarterly_audit_through_the_binary() {
     assert_eq!(sample_line(&first), sample_line(&second));
     assert_eq!(sample_line(&first).split_whitespace().count(), 2, "{first}");
     assert!(first.contains("sampled 1 of 3 records (5 %, seed 77)"), "{first}");
+}
+
+/// `rentops dunning deliver` (the local runner's notifier step) notarizes the demand letters it stored, as the
+/// contract-notary function does on AWS from the S3 events; again, nothing is appended twice.
+#[test]
+fn dunning_deliver_notarizes_stored_demand_letters_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let letter = format!("letters/{MAIN_CLIENT}/L-000001/INV-L-000001-2026-12/L-000001-legal-warning-letter.txt");
+    rt().block_on(async {
+        let (_b, ports) =
+            rentops::open_local(&data, "http://127.0.0.1:8080", std::sync::Arc::new(rentops_ports::SystemClock))
+                .unwrap();
+        // As the notifier stores a letter (create-only, under the client's letters area).
+        ports
+            .blob
+            .put(
+                &letter,
+                "催款函\nDemand letter\n".as_bytes().to_vec(),
+                "text/plain",
+                rentops_ports::PutMode::CreateOnly,
+            )
+            .await
+            .unwrap();
+    });
+    let data_s = data.to_str().unwrap();
+    let (code, out, err) = rentops_bin(&["dunning", "deliver", "--data", data_s]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("documents notarized now 1 (demand letters and signed contracts), failed 0"), "{out}");
+    let (code, receipt, err) =
+        rentops_bin(&["contract", "receipt", "--data", data_s, "--client", MAIN_CLIENT, "--key", &letter]);
+    assert_eq!(code, 0, "{err}");
+    let r = rentops_merkle::Receipt::from_json(receipt.as_bytes()).unwrap();
+    let v = r.verify(&rentops_merkle::sha256("催款函\nDemand letter\n".as_bytes()), None).unwrap();
+    assert_eq!((v.index, v.entry.kind.as_str()), (0, "demand-letter"));
+    let (code, out, _) = rentops_bin(&["dunning", "deliver", "--data", data_s]);
+    assert_eq!(code, 0);
+    assert!(out.contains("documents notarized now 0"), "{out}");
+    let (code, out, _) = rentops_bin(&["log", "check", "--data", data_s, "--client", MAIN_CLIENT]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(": 1 entries,"), "{out}");
+}
+
+/// Bad input never panics: each case gives one clear message and the documented exit code (0 valid,
+/// 2 invalid evidence, 1 cannot run: unreadable file, unusable key, wrong arguments).
+#[test]
+fn bad_input_gives_a_clear_error_and_the_right_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let data_s = data.to_str().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+
+    // A document of 0 bytes notarizes and verifies like any other.
+    std::fs::write(p("empty.pdf"), b"").unwrap();
+    let (code, out, err) =
+        rentops_bin(&["contract", "notarize", "--data", data_s, "--client", MAIN_CLIENT, "--file", &p("empty.pdf")]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(p("doc.pdf"), contract_pdf(1)).unwrap();
+    let (code, ..) =
+        rentops_bin(&["contract", "notarize", "--data", data_s, "--client", MAIN_CLIENT, "--file", &p("doc.pdf")]);
+    assert_eq!(code, 0);
+    let (_, key, _) = rentops_bin(&["log", "key", "--data", data_s, "--client", MAIN_CLIENT]);
+    let key = key.trim().to_string();
+    let (empty_receipt, receipt) = (p("empty.pdf.receipt.json"), p("doc.pdf.receipt.json"));
+    let (code, out, _) = rentops_bin(&["contract", "verify", &p("empty.pdf"), &empty_receipt, "--key", &key]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 bytes) is entry 0"), "{out}");
+    // The empty document's receipt does not fit one byte, nor the other document.
+    std::fs::write(p("one.pdf"), b"\0").unwrap();
+    assert_eq!(rentops_bin(&["contract", "verify", &p("one.pdf"), &empty_receipt, "--key", &key]).0, 2);
+    assert_eq!(rentops_bin(&["contract", "verify", &p("doc.pdf"), &empty_receipt, "--key", &key]).0, 2);
+
+    // A receipt of another client's log: not signed by this log's key, not from this log.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("doc.pdf"), contract_pdf(1)).unwrap();
+    let other_doc = other.join("doc.pdf").to_str().unwrap().to_string();
+    let (code, ..) =
+        rentops_bin(&["contract", "notarize", "--data", data_s, "--client", SECOND_CLIENT, "--file", &other_doc]);
+    assert_eq!(code, 0);
+    let other_receipt = format!("{other_doc}.receipt.json");
+    let (code, out, _) = rentops_bin(&["contract", "verify", &other_doc, &other_receipt, "--key", &key]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.starts_with("invalid: the receipt names log key rentops.local/notary/lotus-parking+"), "{out}");
+    assert!(out.contains("not the pinned key rentops.local/notary/acme-properties+"), "{out}");
+    let origin = format!("rentops.local/notary/{MAIN_CLIENT}");
+    let (code, out, _) = rentops_bin(&["contract", "verify", &other_doc, &other_receipt, "--origin", &origin]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("is from log \"rentops.local/notary/lotus-parking\""), "{out}");
+
+    // Receipts that are not receipts, or whose numbers and proofs were changed and re-serialized.
+    let genuine = rentops_merkle::Receipt::from_json(&std::fs::read(&receipt).unwrap()).unwrap();
+    let canonical = |f: &dyn Fn(&mut rentops_merkle::Receipt)| {
+        let mut r = genuine.clone();
+        f(&mut r);
+        r.to_json().into_bytes()
+    };
+    let text = std::fs::read_to_string(&receipt).unwrap();
+    let index_line = format!("\"index\": {},", genuine.index);
+    assert!(text.contains(&index_line));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "not a receipt"),
+        ("empty object", b"{}".to_vec(), "not a receipt"),
+        ("array", b"[1,2]".to_vec(), "not a receipt"),
+        ("null", b"null".to_vec(), "not a receipt"),
+        ("not UTF-8", vec![0xff, 0xfe, 0x00, 0x7b], "not a receipt"),
+        ("cut in half", text.as_bytes()[..text.len() / 2].to_vec(), "not a receipt"),
+        ("index 2^64", text.replace(&index_line, "\"index\": 18446744073709551616,").into_bytes(), "not a receipt"),
+        ("index -1", text.replace(&index_line, "\"index\": -1,").into_bytes(), "not a receipt"),
+        ("index 1e3", text.replace(&index_line, "\"index\": 1e3,").into_bytes(), "not a receipt"),
+        ("index u64::MAX", canonical(&|r| r.index = u64::MAX), "is not in a tree of size"),
+        ("index - 1", canonical(&|r| r.index -= 1), "inclusion proof leads to tree head"),
+        (
+            "proof truncated",
+            canonical(&|r| {
+                r.proof.pop();
+            }),
+            "inclusion proof is too short",
+        ),
+        ("proof extended", canonical(&|r| r.proof.push(rentops_merkle::sha256(b"x"))), "inclusion proof is too long"),
+        ("proof of 10000 hashes", canonical(&|r| r.proof = vec![rentops_merkle::sha256(b"x"); 10_000]), "too long"),
+        ("no checkpoint", canonical(&|r| r.checkpoint.clear()), "malformed note"),
+        ("checkpoint garbage", canonical(&|r| r.checkpoint = "acme\n\n\u{2014} x y\n".into()), "malformed note"),
+        ("entry garbage", canonical(&|r| r.entry = "hello\n".into()), "log entry"),
+        ("log key garbage", canonical(&|r| r.log_key = "x+y+z".into()), "malformed verifier key"),
+    ];
+    for (what, bytes, needle) in &cases {
+        std::fs::write(p("bad.json"), bytes).unwrap();
+        let (code, out, err) = rentops_bin(&["contract", "verify", &p("doc.pdf"), &p("bad.json"), "--key", &key]);
+        assert_eq!(code, 2, "{what}: {out}{err}");
+        assert_eq!(out.lines().count(), 1, "{what}: one line: {out}");
+        assert!(out.starts_with("invalid: ") && out.contains(needle), "{what}: {out}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        // Not pinned, the same receipts are invalid too.
+        let (code, out, err) = rentops_bin(&["contract", "verify", &p("doc.pdf"), &p("bad.json")]);
+        assert_eq!(code, 2, "{what} (not pinned): {out}{err}");
+    }
+
+    // Cannot run: missing or unreadable files, unusable keys, wrong arguments. Exit 1, never 2 ("invalid").
+    std::fs::write(p("garbage.key"), "hello\n").unwrap();
+    let dir_s = dir.path().to_str().unwrap().to_string();
+    let cannot_run: Vec<(&str, Vec<String>, &str)> = vec![
+        ("missing document", vec!["contract".into(), "verify".into(), p("nope.pdf"), receipt.clone()], "reading"),
+        ("missing receipt", vec!["contract".into(), "verify".into(), p("doc.pdf"), p("nope.json")], "reading"),
+        (
+            "document is a directory",
+            vec!["contract".into(), "verify".into(), dir_s.clone(), receipt.clone()],
+            "reading",
+        ),
+        ("receipt is a directory", vec!["contract".into(), "verify".into(), p("doc.pdf"), dir_s.clone()], "reading"),
+        (
+            "key neither key nor file",
+            vec!["contract".into(), "verify".into(), p("doc.pdf"), receipt.clone(), "--key".into(), "acme+1+2".into()],
+            "neither a log key",
+        ),
+        (
+            "key file without a key",
+            vec!["contract".into(), "verify".into(), p("doc.pdf"), receipt.clone(), "--key".into(), p("garbage.key")],
+            "not a log key",
+        ),
+        ("a missing argument", vec!["contract".into(), "verify".into(), p("doc.pdf")], "RECEIPT"),
+        (
+            "an unknown flag",
+            vec!["contract".into(), "verify".into(), p("doc.pdf"), receipt.clone(), "--pin".into()],
+            "--pin",
+        ),
+        (
+            "consistency: missing checkpoint",
+            vec!["log".into(), "consistency".into(), p("nope"), p("nope2"), "--key".into(), key.clone()],
+            "reading",
+        ),
+        ("consistency: no key", vec!["log".into(), "consistency".into(), p("cp1"), p("cp2")], "public key is needed"),
+        (
+            "prove from 0",
+            vec![
+                "log".into(),
+                "prove".into(),
+                "--data".into(),
+                data_s.into(),
+                "--client".into(),
+                MAIN_CLIENT.into(),
+                "--old".into(),
+                "0".into(),
+            ],
+            "need 1 <= old <= new",
+        ),
+        (
+            "prove backwards",
+            vec![
+                "log".into(),
+                "prove".into(),
+                "--data".into(),
+                data_s.into(),
+                "--client".into(),
+                MAIN_CLIENT.into(),
+                "--old".into(),
+                "2".into(),
+                "--new".into(),
+                "1".into(),
+            ],
+            "need 1 <= old <= new",
+        ),
+        (
+            "checkpoint of a huge size",
+            vec![
+                "log".into(),
+                "checkpoint".into(),
+                "--data".into(),
+                data_s.into(),
+                "--client".into(),
+                MAIN_CLIENT.into(),
+                "--size".into(),
+                u64::MAX.to_string(),
+            ],
+            "no checkpoint of size 18446744073709551615",
+        ),
+        (
+            "checkpoint size over u64",
+            vec![
+                "log".into(),
+                "checkpoint".into(),
+                "--data".into(),
+                data_s.into(),
+                "--client".into(),
+                MAIN_CLIENT.into(),
+                "--size".into(),
+                "18446744073709551616".into(),
+            ],
+            "--size",
+        ),
+        (
+            "another client's document",
+            vec![
+                "contract".into(),
+                "receipt".into(),
+                "--data".into(),
+                data_s.into(),
+                "--client".into(),
+                MAIN_CLIENT.into(),
+                "--key".into(),
+                format!("contracts/{SECOND_CLIENT}/x.pdf"),
+            ],
+            "only the client's own documents",
+        ),
+        (
+            "notarize a missing file",
+            vec![
+                "contract".into(),
+                "notarize".into(),
+                "--data".into(),
+                data_s.into(),
+                "--client".into(),
+                MAIN_CLIENT.into(),
+                "--file".into(),
+                p("nope.pdf"),
+            ],
+            "reading",
+        ),
+        (
+            "unknown client",
+            vec!["log".into(), "key".into(), "--data".into(), data_s.into(), "--client".into(), "ghost-co".into()],
+            "not loaded",
+        ),
+    ];
+    for (what, args, needle) in &cannot_run {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = rentops_bin(&args);
+        assert_eq!(code, 1, "{what}: {out}{err}");
+        assert!(err.contains(needle), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+
+    // Checkpoints and consistency proofs that are not what they claim: invalid (2). A third document first, so
+    // that the log has the three sizes used below.
+    std::fs::write(p("third.pdf"), contract_pdf(3)).unwrap();
+    let third = ["contract", "notarize", "--data", data_s, "--client", MAIN_CLIENT, "--file", &p("third.pdf")];
+    assert_eq!(rentops_bin(&third).0, 0);
+    for (size, name) in [("1", "cp1"), ("2", "cp2"), ("3", "cp3")] {
+        let args = ["log", "checkpoint", "--data", data_s, "--client", MAIN_CLIENT, "--size", size, "--out", &p(name)];
+        let (code, out, err) = rentops_bin(&args);
+        assert_eq!(code, 0, "log checkpoint --size {size}: {out}{err}");
+    }
+    let args = [
+        "log",
+        "prove",
+        "--data",
+        data_s,
+        "--client",
+        MAIN_CLIENT,
+        "--old",
+        "1",
+        "--new",
+        "3",
+        "--out",
+        &p("proof.json"),
+    ];
+    assert_eq!(rentops_bin(&args).0, 0);
+    assert_eq!(
+        rentops_bin(&["log", "consistency", &p("cp1"), &p("cp3"), "--proof", &p("proof.json"), "--key", &key]).0,
+        0
+    );
+    let cp1 = std::fs::read_to_string(p("cp1")).unwrap();
+    let bundle = std::fs::read_to_string(p("proof.json")).unwrap();
+    let (_, other_cp, _) = rentops_bin(&["log", "checkpoint", "--data", data_s, "--client", SECOND_CLIENT]);
+    let invalid: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        ("old", "empty checkpoint", vec![], "malformed note"),
+        ("old", "not UTF-8", vec![0xff, 0x00, 0x41], "not UTF-8"),
+        ("old", "garbage", b"hello world\n".to_vec(), "malformed note"),
+        (
+            "old",
+            "huge size, unsigned",
+            cp1.replacen("\n1\n", "\n99999999999999999999999\n", 1).into_bytes(),
+            "signature",
+        ),
+        ("old", "another client's checkpoint", other_cp.clone().into_bytes(), "no signature by key"),
+        ("old", "truncated", cp1.as_bytes()[..cp1.len() - 10].to_vec(), "malformed note"),
+        ("proof", "empty bundle", vec![], "not a consistency proof"),
+        ("proof", "bundle JSON garbage", b"{\"format\":1}".to_vec(), "not a consistency proof"),
+        (
+            "proof",
+            "bundle sizes huge",
+            bundle.replace("\"new_size\": 3", "\"new_size\": 18446744073709551615").into_bytes(),
+            "the proof is for sizes 1 -> 18446744073709551615",
+        ),
+        ("proof", "bundle truncated", bundle.as_bytes()[..bundle.len() / 2].to_vec(), "not a consistency proof"),
+    ];
+    for (which, what, bytes, needle) in &invalid {
+        std::fs::write(p("bad"), bytes).unwrap();
+        let (old, proof) = if *which == "old" { (p("bad"), p("proof.json")) } else { (p("cp1"), p("bad")) };
+        let (code, out, err) = rentops_bin(&["log", "consistency", &old, &p("cp3"), "--proof", &proof, "--key", &key]);
+        assert_eq!(code, 2, "{what}: {out}{err}");
+        assert!(out.starts_with("invalid: ") && out.contains(needle), "{what}: {out}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
 }

@@ -114,7 +114,11 @@ fn main() {
     let pristine = base.join(format!("portfolio-{n}-v{FORMAT}"));
     let marker = pristine.join("generated.json");
     if marker.exists() {
-        println!("  portfolio: reusing {} ({})", pristine.display(), std::fs::read_to_string(&marker).unwrap_or_default());
+        println!(
+            "  portfolio: reusing {} ({})",
+            pristine.display(),
+            std::fs::read_to_string(&marker).unwrap_or_default()
+        );
     } else {
         let _ = std::fs::remove_dir_all(&pristine);
         let rt = runtime(2);
@@ -133,7 +137,11 @@ fn main() {
         let t = Instant::now();
         copy_dir(&pristine, &work);
         println!();
-        println!("== {mode}: copied the portfolio in {:.1} s; load average {}", t.elapsed().as_secs_f64(), load_average());
+        println!(
+            "== {mode}: copied the portfolio in {:.1} s; load average {}",
+            t.elapsed().as_secs_f64(),
+            load_average()
+        );
         let rt = runtime(2);
         rt.block_on(run_mode(&work, mode, n, page, next_day));
         drop(rt);
@@ -194,7 +202,8 @@ fn lease_of(i: u32, r: &mut Rng) -> Lease {
     let start = NaiveDate::from_ymd_opt(2023, 1, day)
         .and_then(|d| d.checked_add_months(chrono::Months::new(r.below(38) as u32)))
         .expect("start");
-    let rent = Decimal::new((1500 + r.below(10_500) as i64) * 100 + if r.chance(0.2) { r.below(100) as i64 } else { 0 }, 2);
+    let rent =
+        Decimal::new((1500 + r.below(10_500) as i64) * 100 + if r.chance(0.2) { r.below(100) as i64 } else { 0 }, 2);
     let rules = BillingRules {
         rent: Money::cny(rent),
         cycle: Cycle::Monthly,
@@ -207,8 +216,9 @@ fn lease_of(i: u32, r: &mut Rng) -> Lease {
     };
     let (building, project) = building_of(i);
     let number = LeaseNumber::from_sequence(i).expect("lease number");
-    let mut l = Lease::new(number, &format!("U{i:07}"), &building, &project, &format!("T{i:07}"), rules, &Currency::cny())
-        .expect("valid lease");
+    let mut l =
+        Lease::new(number, &format!("U{i:07}"), &building, &project, &format!("T{i:07}"), rules, &Currency::cny())
+            .expect("valid lease");
     l.category = Some(CATEGORIES[r.below(4) as usize].to_string());
     l
 }
@@ -282,7 +292,8 @@ fn lease_items(i: u32, open_left: u64, out: &mut Vec<Item>, stats: &mut GenStats
         };
         let outcome =
             ledger::apply_payment(&account, &posting, AllocationPolicy::OldestFirst).expect("payment applies");
-        let entry = LedgerEntry::record(EntryKind::Payment, &posting, &outcome, Some(Provider::Alipay), Some(txn), None);
+        let entry =
+            LedgerEntry::record(EntryKind::Payment, &posting, &outcome, Some(Provider::Alipay), Some(txn), None);
         out.push(Item::new(&pk, keys::entry_sk(&entry.id), json(&entry)));
         stats.entries += 1;
         stats.part_paid += u64::from(!full);
@@ -377,7 +388,12 @@ async fn generate(dir: &Path, n: usize) -> GenStats {
         buf.extend(items);
         if last_report.elapsed() > Duration::from_secs(10) {
             last_report = Instant::now();
-            println!("    ... {} leases, {} open invoices, {:.0} s", stats.leases, stats.open, t0.elapsed().as_secs_f64());
+            println!(
+                "    ... {} leases, {} open invoices, {:.0} s",
+                stats.leases,
+                stats.open,
+                t0.elapsed().as_secs_f64()
+            );
         }
     }
     stats.items += buf.len() as u64;
@@ -588,7 +604,8 @@ async fn run_mode(dir: &Path, mode: &str, n: usize, page: u32, next_day: bool) {
     let worker = Arc::new(Dunning::with_default_runtime(ports, settings).expect("worker"));
     let client = ClientId::new(CLIENT).expect("client");
     let d = run_date();
-    let days = [("day D (first dunning day)", d), ("day D again (re-run)", d), ("day D+1 (steady state)", d + Days::new(1))];
+    let days =
+        [("day D (first dunning day)", d), ("day D again (re-run)", d), ("day D+1 (steady state)", d + Days::new(1))];
     for (i, (label, day)) in days.iter().enumerate() {
         if i == 2 && !next_day {
             break;
@@ -652,7 +669,10 @@ async fn run_parallel(worker: &Arc<Dunning>, client: &ClientId, day: NaiveDate) 
 #[allow(clippy::too_many_arguments)]
 fn print_run(label: &str, mode: &str, r: &RunReport, wall: f64, cpu: f64, s: Snap, commits: u64, jobs: u64) {
     let stages: BTreeMap<&str, u64> = r.stages.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    println!("  {label} [{mode}]: {wall:.1} s wall, {cpu:.1} s CPU (process), {:.0} invoices/s", r.invoices_seen as f64 / wall);
+    println!(
+        "  {label} [{mode}]: {wall:.1} s wall, {cpu:.1} s CPU (process), {:.0} invoices/s",
+        r.invoices_seen as f64 / wall
+    );
     println!(
         "    seen {}, assessed {}, changed {}, notices {}, accruals {} (late fees {:?}), replans {}, rules {}",
         r.invoices_seen, r.assessed, r.changed, r.notices, r.accruals, r.late_fees, r.replans, r.rules
@@ -679,7 +699,10 @@ fn print_run(label: &str, mode: &str, r: &RunReport, wall: f64, cpu: f64, s: Sna
     );
     if mode == "sequential" {
         let rest = wall - rules - (s.read_us + s.transact_us + s.send_us) as f64 / 1e6;
-        println!("    rest (decode, facts, planning, encode, scheduling): {rest:.2} s = {:.1} % of wall", 100.0 * rest / wall);
+        println!(
+            "    rest (decode, facts, planning, encode, scheduling): {rest:.2} s = {:.1} % of wall",
+            100.0 * rest / wall
+        );
     }
     println!("    SQLite writer: {commits} commits for {jobs} jobs");
 }

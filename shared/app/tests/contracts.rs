@@ -884,7 +884,8 @@ fn the_twelve_standard_contract_types_are_published_and_drafted_from() {
         let mut draft = original(&env, &lease_no).await;
         draft.template = TemplateId::new("apartment-lease").unwrap();
         draft.terms = BTreeMap::from([("reason".to_string(), "first lease".to_string())]);
-        let first = contracts::create_contract(ports, &who("sam", Role::Supervisor), &acme(), draft.clone()).await.unwrap();
+        let first =
+            contracts::create_contract(ports, &who("sam", Role::Supervisor), &acme(), draft.clone()).await.unwrap();
         assert_eq!((first.template.template.to_string(), first.template.version), ("apartment-lease".into(), 1));
 
         env.clock.advance(chrono::Duration::hours(2));

@@ -488,7 +488,8 @@ async fn stages_land_on_the_right_dates_across_month_ends_and_a_leap_day() {
     );
     // March 2028: due 03-31, issued 03-16; April 2028: due 04-30 (31 clamped), issued 04-15.
     let march = ladder_of("INV-L-000201-2028-03").await;
-    let firsts: Vec<(String, NaiveDate)> = march.iter().filter(|n| n.1 != "sms" && n.1 != "email").map(|n| (n.0.clone(), n.2)).collect();
+    let firsts: Vec<(String, NaiveDate)> =
+        march.iter().filter(|n| n.1 != "sms" && n.1 != "email").map(|n| (n.0.clone(), n.2)).collect();
     assert_eq!(
         firsts,
         vec![
@@ -589,6 +590,13 @@ async fn paying_an_older_invoice_neither_skips_nor_sticks_the_newer_ones_ladder(
     let may_state = states.iter().find(|s| s.invoice.as_str() == "INV-L-000001-2026-05").expect("May's state");
     assert_eq!(
         may_state.stages.iter().map(|s| s.stage.as_str()).collect::<Vec<_>>(),
-        ["reminder-after-issue-3d", "reminder-before-due-7d", "reminder-before-due-1d", "overdue-gentle", "overdue-phone", "legal-warning"]
+        [
+            "reminder-after-issue-3d",
+            "reminder-before-due-7d",
+            "reminder-before-due-1d",
+            "overdue-gentle",
+            "overdue-phone",
+            "legal-warning"
+        ]
     );
 }

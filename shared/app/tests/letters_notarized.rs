@@ -41,8 +41,10 @@ async fn demand_letters_are_notarized_once_by_the_local_runner() {
 
     let notary = Notary::new(h.ports.clone(), NotaryConfig::new(KeySource::Dir(h.dir.path().join("notary-keys"))));
     // Twice at once (the runner's loop and an operator's `rentops contract notarize-pending`).
-    let (a, b) =
-        tokio::join!(notarize::notarize_pending_all(&h.ports, &notary), notarize::notarize_pending_all(&h.ports, &notary));
+    let (a, b) = tokio::join!(
+        notarize::notarize_pending_all(&h.ports, &notary),
+        notarize::notarize_pending_all(&h.ports, &notary)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     let appended: Vec<_> = a.iter().chain(&b).flat_map(|r| r.appended.clone()).collect();
     assert!(a.iter().chain(&b).all(|r| r.failed.is_empty()), "{a:?} {b:?}");

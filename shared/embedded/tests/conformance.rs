@@ -102,7 +102,10 @@ async fn local_outbox_passes_the_messenger_suite() {
     assert_eq!(listed.len(), accepted.len(), "{listed:#?}");
     for (msg, sent) in &accepted {
         let rec = listed.iter().find(|r| r.message_id == sent.message_id).expect("accepted message is listed");
-        assert_eq!((rec.channel, rec.to.as_str(), rec.body.as_str()), (msg.channel, msg.to.as_str(), msg.body.as_str()));
+        assert_eq!(
+            (rec.channel, rec.to.as_str(), rec.body.as_str()),
+            (msg.channel, msg.to.as_str(), msg.body.as_str())
+        );
         assert_eq!(rec.subject, msg.subject);
         assert_eq!(rec.idempotency_key, msg.idempotency_key);
     }

@@ -428,7 +428,9 @@ mod tests {
     fn document_keys() {
         assert_eq!(document_of_key("contracts/acme/CT-1/signed.pdf").unwrap().1, "contracts");
         assert_eq!(document_of_key("letters/acme/L-1/x.txt").unwrap().1, "letters");
-        for bad in ["notary/acme/checkpoints/1", "contracts/acme/", "contracts/acme", "contracts//x", "contracts/A CME/x", ""] {
+        for bad in
+            ["notary/acme/checkpoints/1", "contracts/acme/", "contracts/acme", "contracts//x", "contracts/A CME/x", ""]
+        {
             assert!(document_of_key(bad).is_err(), "{bad:?}");
         }
     }
