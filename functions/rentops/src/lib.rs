@@ -15,6 +15,7 @@ pub mod notify_check;
 pub mod ops;
 pub mod plugin_cmd;
 pub mod runner;
+pub mod tickets_cmd;
 
 use std::path::Path;
 use std::sync::Arc;

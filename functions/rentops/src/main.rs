@@ -42,14 +42,15 @@ enum Command {
         #[arg(long)]
         sample: Option<PathBuf>,
     },
-    /// Run the system locally: HTTP API + queue consumer + daily bill run + daily dunning (09:00 local) + notifier.
+    /// Run the system locally: HTTP API (webhooks, staff, tickets) + queue consumer + daily bill run + daily
+    /// dunning (09:00 local) + notifier + SLA timer (every minute).
     Serve {
         #[command(flatten)]
         data: DataArg,
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
-    /// Load a portfolio file (idempotent).
+    /// Load a portfolio file (idempotent), and `maintenance.json` next to it when there is one.
     Load {
         #[command(flatten)]
         data: DataArg,
@@ -134,6 +135,21 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: rentops::contract_cmd::LogCommand,
+    },
+    /// Maintenance tickets: load setups, list, show, recurring-fault analysis (`tickets analyze`).
+    Tickets {
+        #[command(subcommand)]
+        command: rentops::tickets_cmd::TicketsCommand,
+    },
+    /// SLA timers: run a tick, show a ticket's SLA, contacts, monthly performance records.
+    Sla {
+        #[command(subcommand)]
+        command: rentops::tickets_cmd::SlaCommand,
+    },
+    /// Business calendars: show, set, holiday tables (放假调休).
+    Calendar {
+        #[command(subcommand)]
+        command: rentops::tickets_cmd::CalendarCommand,
     },
 }
 
@@ -225,7 +241,16 @@ fn system_clock() -> Arc<dyn Clock> {
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    // Wrong arguments exit 1 ("cannot run"), not clap's 2: several commands answer 2 for a negative verdict
+    // (`contract verify`, `log consistency`, `notify check`), which a usage error must never look like.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     // Reports print for people; a long-running server logs every message.
     rentops_app::telemetry::init_with_default(if matches!(cli.command, Command::Serve { .. }) {
         "info"
@@ -254,6 +279,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Dunning { command } => return rentops::dunning_cmd::run(command).await,
         Command::Contract { command } => return rentops::contract_cmd::run(command).await,
         Command::Log { command } => return rentops::contract_cmd::run_log(command).await,
+        Command::Tickets { command } => return rentops::tickets_cmd::run_tickets(command).await,
+        Command::Sla { command } => return rentops::tickets_cmd::run_sla(command).await,
+        Command::Calendar { command } => return rentops::tickets_cmd::run_calendar(command).await,
         Command::Sample { command: SampleCommand::Generate { out } } => {
             rentops_sample::write_all(&out, &rentops_sample::SampleSpec::demo())
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -262,7 +290,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve { data, addr } => {
             let (backend, ports) = open_local(&data.data, &format!("http://{addr}"), system_clock())?;
             let api = Api::new(Arc::new(WebhookService::new(ports.clone())))
-                .with_auth(Authenticator::Local(rentops::local_issuer(&data.data)?));
+                .with_auth(Authenticator::Local(rentops::local_issuer(&data.data)?))
+                .with_tickets(Arc::new(rentops_app::tickets::TicketService::with_default_runtime(ports.clone())?));
             let server = runner::Server::start(api, &addr).await?;
             let consumer = runner::Consumer::start(ports.clone(), Duration::from_secs(30));
             println!("rentops serving on http://{} (data {}); Ctrl-C to stop", server.addr, data.data.display());
@@ -282,6 +311,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             let dunning = tokio::spawn({
                 let ports = ports.clone();
                 let outbox = backend.outbox.clone();
+                let data_dir = data.data.clone();
                 async move {
                     let worker =
                         match rentops_app::dunning::Dunning::with_default_runtime(ports.clone(), Default::default()) {
@@ -289,6 +319,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                             Err(e) => return tracing::error!(error = %e, "dunning worker could not start"),
                         };
                     let notifier = rentops_app::notifier::Notifier::new(ports.clone(), outbox);
+                    // Demand letters (and any signed contract stored) are notarized after each delivery that
+                    // sent something, and once an hour: the local equivalent of the S3 events on AWS.
+                    let notary = rentops::contract_cmd::local_notary(&data_dir, ports.clone());
+                    let mut last_sweep: Option<tokio::time::Instant> = None;
                     let mut done: std::collections::HashMap<String, chrono::NaiveDate> = Default::default();
                     loop {
                         match portfolio::clients(&ports).await {
@@ -317,14 +351,46 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                             }
                             Err(e) => tracing::warn!(error = %e, "listing clients failed"),
                         }
-                        if let Err(e) = notifier.drain(1000).await {
-                            tracing::warn!(error = %e, "notifier failed; retrying");
+                        let sent = match notifier.drain(1000).await {
+                            Ok(d) => d.sent,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "notifier failed; retrying");
+                                0
+                            }
+                        };
+                        if sent > 0 || last_sweep.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                            match runner::notarize_stored_documents(&ports, &notary).await {
+                                Ok(_) => last_sweep = Some(tokio::time::Instant::now()),
+                                Err(e) => tracing::warn!(error = %e, "notarizing stored documents failed; retrying"),
+                            }
                         }
                         tokio::time::sleep(Duration::from_secs(10)).await;
                     }
                 }
             });
+            // The SLA timer as the every-minute schedule runs it.
+            let sla = tokio::spawn({
+                let ports = ports.clone();
+                let outbox = backend.outbox.clone();
+                async move {
+                    let timer = match rentops_app::sla_timer::SlaTimer::with_default_runtime(
+                        ports.clone(),
+                        outbox,
+                        Default::default(),
+                    ) {
+                        Ok(t) => t,
+                        Err(e) => return tracing::error!(error = %e, "sla timer could not start"),
+                    };
+                    loop {
+                        if let Err(e) = timer.tick(ports.clock.now()).await {
+                            tracing::warn!(error = %e, "sla tick failed; next tick in a minute");
+                        }
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                }
+            });
             tokio::signal::ctrl_c().await?;
+            sla.abort();
             dunning.abort();
             bills.abort();
             consumer.stop().await;
@@ -349,6 +415,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             for p in &file.clients {
                 let r = portfolio::load(&ports, p).await?;
                 println!("{}: {} written, {} already present", r.client, r.written, r.already_present);
+            }
+            let maintenance = path.with_file_name("maintenance.json");
+            if maintenance.exists() {
+                rentops::tickets_cmd::load_file(&ports, &maintenance).await?;
             }
         }
         Command::BillRun { data } => {

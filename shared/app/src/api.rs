@@ -6,6 +6,7 @@
 //! | GET    | `/v1/clients/{client}/summary`              | finance, supervisor, operator                   |
 //! | GET    | `/v1/clients/{client}/suspense`             | finance, operator                               |
 //! | POST   | `/v1/clients/{client}/statements`           | finance (bank statement file as the body; audited) |
+//! | *      | `/v1/clients/{client}/tickets...`, `/technicians/...`, `/knowledge`, `/incidents` | see [`crate::tickets::http`] (with [`Api::with_tickets`]) |
 //!
 //! Every route but the webhook needs a principal ([`crate::auth`]) of the
 //! path's client with one of the listed roles: 401 without, 403 otherwise.
@@ -48,16 +49,23 @@ pub fn route<'a>(method: &str, path: &'a str) -> Option<Route<'a>> {
 pub struct Api {
     webhook: Arc<WebhookService>,
     auth: Option<Arc<Authenticator>>,
+    tickets: Option<Arc<crate::tickets::TicketService>>,
 }
 
 impl Api {
     /// Webhooks only; every authenticated route answers 401 until [`Api::with_auth`].
     pub fn new(webhook: Arc<WebhookService>) -> Self {
-        Api { webhook, auth: None }
+        Api { webhook, auth: None, tickets: None }
     }
 
     pub fn with_auth(mut self, auth: Authenticator) -> Self {
         self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    /// Also serve the ticket routes ([`crate::tickets::http`]).
+    pub fn with_tickets(mut self, tickets: Arc<crate::tickets::TicketService>) -> Self {
+        self.tickets = Some(tickets);
         self
     }
 
@@ -67,6 +75,11 @@ impl Api {
 
     /// `claims`: what API Gateway's JWT authorizer verified (Lambda only).
     pub async fn handle_with_claims(&self, req: HttpRequest, claims: Option<Value>) -> HttpResponse {
+        if let Some(t) = &self.tickets
+            && let Some(resp) = crate::tickets::http::handle(t, self.auth.as_deref(), &req, claims.as_ref()).await
+        {
+            return resp;
+        }
         let r = match route(&req.method, &req.path) {
             Some(Route::Notify { client, provider }) => return self.webhook.handle(client, provider, &req).await,
             Some(r) => r,

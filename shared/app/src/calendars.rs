@@ -190,7 +190,10 @@ pub async fn set_calendar(
     );
     store
         .transact(vec![
-            rentops_ports::WriteOp::Put { item: Item::new(CALENDAR, crate::keys::META, body), condition: Condition::None },
+            rentops_ports::WriteOp::Put {
+                item: Item::new(CALENDAR, crate::keys::META, body),
+                condition: Condition::None,
+            },
             rentops_ports::WriteOp::Put { item: audit, condition: Condition::NotExists },
         ])
         .await?;

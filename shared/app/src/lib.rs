@@ -13,6 +13,8 @@
 //!   notarized by [`notary`] (contract-notary)
 //! - sla-timer       → [`sla_timer`] (`rentops_domain::sla`: the scheduled SLA tick, wake index, performance
 //!   records) on the client's business calendar from [`calendars`] (`rentops_domain::calendar`)
+//! - ticket-intake → [`tickets`] (intake, duplicates, incidents, dispatch, status, ratings, knowledge base;
+//!   `rentops_domain::tickets`, `::sla`, `::analysis`), routed by [`tickets::http`] (also inside [`api`])
 //! - sample data and portfolio loading → [`portfolio`]
 //! - bank statements uploaded by staff → [`statements`]
 //! - per-client rule plugins (registry, activation, loading, shadow runs) → [`plugins`] (`rentops-plugin-host`)
@@ -38,6 +40,7 @@ pub mod reports;
 pub mod sla_timer;
 pub mod statements;
 pub mod telemetry;
+pub mod tickets;
 pub mod webhook;
 
 pub use ctx::Ports;

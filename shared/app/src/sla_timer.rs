@@ -250,13 +250,27 @@ pub struct Recipient {
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum NotifyState {
     /// Recorded, nobody is notified (superseded warning, done ticket, late response).
-    RecordOnly { reason: String },
+    RecordOnly {
+        reason: String,
+    },
     /// Waiting to be sent from `notify_at`.
-    Pending { notify_at: DateTime<Utc> },
+    Pending {
+        notify_at: DateTime<Utc>,
+    },
     /// Claimed by a timer at `claimed_at` (attempt `attempt`).
-    Sending { claimed_at: DateTime<Utc>, attempt: u32 },
-    Sent { at: DateTime<Utc>, reference: String, attempt: u32 },
-    Failed { at: DateTime<Utc>, reason: String },
+    Sending {
+        claimed_at: DateTime<Utc>,
+        attempt: u32,
+    },
+    Sent {
+        at: DateTime<Utc>,
+        reference: String,
+        attempt: u32,
+    },
+    Failed {
+        at: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 /// `TICKET#<number>` / `SLA#<action key>`: what the timer did, once.
@@ -401,7 +415,10 @@ pub async fn set_contacts(ports: &Ports, client: &ClientId, who: &Principal, c: 
     let audit = audit::event_item(ports.clock.now(), who, None, "sla.contacts.set", to_json(c)?);
     store
         .transact(vec![
-            WriteOp::Put { item: rentops_ports::Item::new(CONTACTS, keys::META, to_json(c)?), condition: Condition::None },
+            WriteOp::Put {
+                item: rentops_ports::Item::new(CONTACTS, keys::META, to_json(c)?),
+                condition: Condition::None,
+            },
             WriteOp::Put { item: audit, condition: Condition::NotExists },
         ])
         .await
@@ -553,6 +570,8 @@ pub struct SlaTimer {
     sink: Arc<AuditFallbackSink>,
     messenger: Arc<dyn Messenger>,
     settings: TimerSettings,
+    /// The rules of clients without an active plugin (`None`: the product's default rules).
+    default_table: Option<Arc<rentops_rules::RulesTable>>,
 }
 
 /// Runs futures concurrently (the embedded writer group-commits concurrent transactions), results in order;
@@ -602,7 +621,7 @@ impl SlaTimer {
         messenger: Arc<dyn Messenger>,
         settings: TimerSettings,
     ) -> Self {
-        SlaTimer { ports, loader, sink, messenger, settings }
+        SlaTimer { ports, loader, sink, messenger, settings, default_table: None }
     }
 
     /// A timer over the runtime-only plugin host with default limits, its fallbacks audited.
@@ -615,6 +634,13 @@ impl SlaTimer {
         let rt = rentops_plugin_host::PluginRuntime::new(rentops_plugin_host::Limits::default(), sink.clone())
             .map_err(|e| PortError::Other(format!("plugin runtime: {e}")))?;
         Ok(SlaTimer::new(ports, Arc::new(PluginLoader::new(rt)), sink, messenger, settings))
+    }
+
+    /// Clients without an active plugin use `table` instead of the product's default rules (a deployment's
+    /// own defaults, e.g. business-hours SLAs; `rentops serve --rules`).
+    pub fn with_default_table(mut self, table: rentops_rules::RulesTable) -> Self {
+        self.default_table = Some(Arc::new(table));
+        self
     }
 
     pub fn ports(&self) -> &Ports {
@@ -647,12 +673,18 @@ impl SlaTimer {
     }
 
     /// The client's calendar, time zone, recipients and rules.
-    async fn setup(&self, client: &ClientId) -> Result<(ClientStore, chrono_tz::Tz, BusinessCalendar, SlaContacts, ClientRules, RulesOrigin), PortError> {
+    async fn setup(
+        &self,
+        client: &ClientId,
+    ) -> Result<(ClientStore, chrono_tz::Tz, BusinessCalendar, SlaContacts, ClientRules, RulesOrigin), PortError> {
         let store = self.ports.client_store(client);
         let tz = portfolio::client_settings(&store).await?.time_zone;
         let cal = calendars::client_calendar(&self.ports, client).await?;
         let contacts = contacts(&store).await?;
-        let (rules, origin) = self.loader.client_rules(&self.ports, client).await;
+        let (mut rules, origin) = self.loader.client_rules(&self.ports, client).await;
+        if let (RulesOrigin::Default, Some(t)) = (&origin, &self.default_table) {
+            rules = self.loader.runtime().native_session(client.as_str(), Some(t.clone()));
+        }
         Ok((store, tz, cal, contacts, rules, origin))
     }
 
@@ -743,7 +775,10 @@ impl SlaTimer {
             report.timings.write += t3.elapsed();
         }
         if !due.is_empty() {
-            report.warnings.push(format!("client {client}: {} tickets still conflicting after {MAX_ROUNDS} re-plans; next tick", due.len()));
+            report.warnings.push(format!(
+                "client {client}: {} tickets still conflicting after {MAX_ROUNDS} re-plans; next tick",
+                due.len()
+            ));
         }
 
         let t4 = Instant::now();
@@ -785,7 +820,12 @@ impl SlaTimer {
     }
 
     /// The SLA view of one ticket at `now` (the help desk's and the CLI's `sla show`).
-    pub async fn show(&self, client: &ClientId, number: &TicketNumber, now: DateTime<Utc>) -> Result<Option<SlaShow>, PortError> {
+    pub async fn show(
+        &self,
+        client: &ClientId,
+        number: &TicketNumber,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SlaShow>, PortError> {
         let (store, tz, cal, _contacts, mut rules, origin) = self.setup(client).await?;
         let Some(item) = store.get(&ticket_pk(number.as_str()), keys::META).await? else { return Ok(None) };
         let d = decode_due(client, &item)?;

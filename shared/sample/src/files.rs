@@ -45,6 +45,7 @@ pub fn write_all(dir: &Path, spec: &SampleSpec) -> io::Result<()> {
         write(&dir.join("statements"), name, bytes)?;
     }
     write(dir, "expected.json", &pretty(&exp)?)?;
+    write(dir, "maintenance.json", &pretty(&maintenance_file(&p))?)?;
     let notes_by_kind = {
         let mut m = std::collections::BTreeMap::<&str, usize>::new();
         for t in &built.transfers {
@@ -56,6 +57,18 @@ pub fn write_all(dir: &Path, spec: &SampleSpec) -> io::Result<()> {
         readme(&spec, &notes_name, &stmts.iter().map(|s| s.1.clone()).collect::<Vec<_>>(), notes.len(), &notes_by_kind);
     write(dir, "README.md", readme.as_bytes())?;
     Ok(())
+}
+
+/// The maintenance setup of the main client (`rentops load` reads `maintenance.json` next to the portfolio).
+pub fn maintenance_file(p: &rentops_app::portfolio::PortfolioFile) -> rentops_app::tickets::setup::MaintenanceFile {
+    rentops_app::tickets::setup::MaintenanceFile {
+        clients: p
+            .clients
+            .iter()
+            .filter(|c| c.client.id == crate::MAIN_CLIENT)
+            .map(crate::tickets::maintenance)
+            .collect(),
+    }
 }
 
 /// `notifications-<YYYY-MM>.jsonl`.
@@ -96,6 +109,7 @@ on purpose). Never configure them for a real client.
 | `{notes_name}` | {notes} HTTP deliveries, one JSON object per line, in delivery order: `seq`, `at` (set the clock to it), `client`, `provider`, `path`, `query`, `headers`, `body` (base64 of the exact bytes), `label`, `expect_status`, `expect_event` / `expect_rejection`. Signed exactly as each provider signs: Alipay RSA2 form (some GBK), WeChat Pay v3 (AES-256-GCM resource, platform certificate or public-key id), UnionPay 5.1.0 with its certificate, Stripe `Stripe-Signature`. Labels: payment, duplicate (a provider retry), trade-finished, refund, not-paid (WAIT_BUYER_PAY), unknown-order, wrong-amount, forged, probe, stale-replay. |
 | `statements/` | bank statements of `acme-properties` to import after the notifications (transfers: {transfers}). |
 | `expected.json` | what the ledger must show afterwards, per client: receivable, received (payments − refunds), received on invoices, credit, collection rate, by project, suspense items by reason, suggestions, rejected deliveries by code. |
+| `maintenance.json` | `rentops_app::tickets::setup::MaintenanceFile` of `acme-properties`: building coordinates, technicians (skills, base, weekly shift, load cap, on call) and a ticket history (Oct–Nov 2026) in which barrier gate `PK-GATE-01` goes offline on weekday mornings 09:00–10:30; `rentops load` reads it next to `portfolio.json`, `rentops tickets analyze --client acme-properties` finds the cluster. |
 
 {statements}
 Regenerate (byte-identical for the same seed):

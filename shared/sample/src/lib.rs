@@ -18,6 +18,8 @@
 //!   (GBK) for `acme-properties`, with messy remittance text.
 //! - [`expected()`](expected::expected) — what the ledger must show afterwards, from the
 //!   generator's own knowledge of what it generated and why (not by re-running the poster).
+//! - [`tickets`] — the maintenance setup of `acme-properties` (`sample/maintenance.json`): building
+//!   coordinates, technicians, and a ticket history hiding the brief's car-park barrier case.
 //! - [`write_all`](files::write_all) — writes the shipped `sample/` directory.
 //!
 //! # Demo month and billing
@@ -35,6 +37,7 @@ pub mod portfolio;
 mod providers;
 pub mod rng;
 pub mod statements;
+pub mod tickets;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};

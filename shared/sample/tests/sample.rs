@@ -292,6 +292,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
         vec![
             "README.md",
             "expected.json",
+            "maintenance.json",
             "notifications-2026-12.jsonl",
             "portfolio.json",
             "secrets.json",
