@@ -290,6 +290,13 @@ async fn intake_dedupe_dispatch_status_rating_follow_up() {
         ]
     );
     assert_eq!(v["sla"]["response"]["outcome"]["outcome"], "met", "{}", v["sla"]);
+    // Targets met by a status change reach the performance record (no SLA timer action was ever due here).
+    let (record, rows) = sla_timer::performance(&t.h.store(ACME), "2026-03").await.unwrap();
+    let mine: Vec<_> =
+        rows.iter().filter(|r| r.ticket == "T-2026-000001").map(|r| (r.target.as_str(), r.met)).collect();
+    assert_eq!(mine, vec![("resolution", true), ("response", true)], "{rows:?}");
+    assert!(rows.iter().all(|r| r.technician.as_deref() == Some("tech-a") && r.team.as_deref() == Some("team-a")));
+    assert_eq!((record.technicians["tech-a"].response_met, record.technicians["tech-a"].resolution_met), (1, 1));
 
     // ---- rating: only the owner; 2 stars closes it and opens a linked follow-up.
     let rate = "/v1/clients/acme/tickets/T-2026-000001/rating";

@@ -297,6 +297,15 @@ pub fn write_ops(
         }
     }
     ops.extend(now_items.into_iter().map(|item| WriteOp::Put { item, condition: Condition::None }));
+    // Performance rows of targets decided by this change (met on time by a status change, or breached): the
+    // same rows the SLA timer writes (idempotent puts), so a target met before any timer action still counts.
+    let rows = |t: &Ticket| crate::sla_timer::outcome_ops(t, decision, calendar, now).unwrap_or_default();
+    let row_key = |op: &WriteOp| match op {
+        WriteOp::Put { item, .. } => Some((item.pk.clone(), item.sk.clone(), item.body.to_string())),
+        _ => None,
+    };
+    let already: BTreeSet<_> = before.map(|(_, bt)| rows(bt)).unwrap_or_default().iter().filter_map(row_key).collect();
+    ops.extend(rows(ticket).into_iter().filter(|op| row_key(op).is_some_and(|k| !already.contains(&k))));
     ops
 }
 
