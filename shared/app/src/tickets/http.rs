@@ -189,6 +189,12 @@ fn error_response(e: TicketsError, client: &ClientId) -> HttpResponse {
         TicketsError::Port(rentops_ports::PortError::NotFound(_)) => {
             HttpResponse::error(404, "unknown_client", "no such client")
         }
+        TicketsError::Port(rentops_ports::PortError::Transient(m)) => {
+            // Contention (many reports of one client at once) or a storage hiccup: retrying is safe (writes are
+            // conditional; a report is idempotent on its Idempotency-Key).
+            tracing::warn!(error = %m, %client, "ticket request not done; the caller retries");
+            HttpResponse::error(503, "busy", &format!("{m}; retry (with the same Idempotency-Key for a report)"))
+        }
         TicketsError::Port(e) => {
             tracing::warn!(error = %e, %client, "ticket request failed");
             HttpResponse::error(503, "unavailable", "storage is unavailable; try again")

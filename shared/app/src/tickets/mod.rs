@@ -1019,7 +1019,9 @@ impl TicketService {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(TicketsError::Port(PortError::Transient(format!("intake of {key}: too much contention; retry"))))
+        Err(TicketsError::Port(PortError::Transient(format!(
+            "intake of {key}: too many concurrent changes (contention)"
+        ))))
     }
 
     /// The original answer of an intake request already taken.
@@ -1153,7 +1155,9 @@ impl TicketService {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(TicketsError::Port(PortError::Transient(format!("ticket {number}: too much contention; retry"))))
+        Err(TicketsError::Port(PortError::Transient(format!(
+            "ticket {number}: too many concurrent changes (contention)"
+        ))))
     }
 
     /// Assign: without a technician the dispatcher's best eligible one (`Recommended`); with one, a
@@ -1403,7 +1407,9 @@ impl TicketService {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(TicketsError::Port(PortError::Transient(format!("ticket {number}: too much contention; retry"))))
+        Err(TicketsError::Port(PortError::Transient(format!(
+            "ticket {number}: too many concurrent changes (contention)"
+        ))))
     }
 
     // -------------------------------------------------------------------------------------------- reading
