@@ -35,7 +35,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -170,25 +169,12 @@ impl Store for Gated {
 
 /// The SDK config for moto, or `None` (after printing why) when the test must skip.
 async fn moto(test: &str) -> Option<SdkConfig> {
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
-        println!(
-            "SKIPPED {test}: set RENTOPS_MOTO=1 / AWS_ENDPOINT_URL (run `eval \"$(scripts/moto.sh start)\"` first)"
-        );
-        return None;
-    };
-    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-    assert!(
-        local.iter().any(|p| endpoint.starts_with(p)),
-        "{test}: AWS_ENDPOINT_URL={endpoint} is not a local moto server; this test creates and leaves resources"
-    );
-    Some(load_sdk_config().await)
+    rentops_aws::moto_for_tests(test).await.map(|(conf, _)| conf)
 }
 
 /// A fresh name, also a valid client id (lowercase, <= 30 chars).
 fn unique(tag: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let mix = (nanos as u64) ^ (u64::from(std::process::id()) << 40) ^ (tag.len() as u64).rotate_left(23);
-    format!("m{tag}-{:013x}", mix & 0x000f_ffff_ffff_ffff)
+    rentops_aws::unique_name_for_tests("m", tag)
 }
 
 /// Load the small sample portfolio as `client`; returns its (only) building id.

@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use rentops::runner::Server;
@@ -45,22 +45,11 @@ const VISIBILITY: Duration = Duration::from_secs(1);
 
 /// The SDK config for moto, or `None` (after printing why) when the test must skip.
 async fn moto(test: &str) -> Option<SdkConfig> {
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
-        println!("SKIPPED {test}: AWS_ENDPOINT_URL is not set (run `eval \"$(scripts/moto.sh start)\"` first)");
-        return None;
-    };
-    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-    assert!(
-        local.iter().any(|p| endpoint.starts_with(p)),
-        "{test}: AWS_ENDPOINT_URL={endpoint} is not a local moto server; this test creates and leaves resources"
-    );
-    Some(load_sdk_config().await)
+    rentops_aws::moto_for_tests(test).await.map(|(conf, _)| conf)
 }
 
 fn unique(tag: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let mix = (nanos as u64) ^ (u64::from(std::process::id()) << 40);
-    format!("e2e{tag}-{:013x}", mix & 0x000f_ffff_ffff_ffff)
+    rentops_aws::unique_name_for_tests("e2e", tag)
 }
 
 /// Names of the fresh resources of one run.

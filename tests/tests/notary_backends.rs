@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use rentops_app::Ports;
@@ -47,25 +47,12 @@ const LETTERS: usize = 9;
 
 /// The SDK config for moto, or `None` (after printing why) when the test must skip.
 async fn moto(test: &str) -> Option<SdkConfig> {
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
-        println!(
-            "SKIPPED {test}: set RENTOPS_MOTO=1 / AWS_ENDPOINT_URL (run `eval \"$(scripts/moto.sh start)\"` first)"
-        );
-        return None;
-    };
-    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-    assert!(
-        local.iter().any(|p| endpoint.starts_with(p)),
-        "{test}: AWS_ENDPOINT_URL={endpoint} is not a local moto server; this test creates and leaves resources"
-    );
-    Some(load_sdk_config().await)
+    rentops_aws::moto_for_tests(test).await.map(|(conf, _)| conf)
 }
 
 /// A fresh name, also a valid client id (lowercase, <= 30 chars).
 fn unique(tag: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let mix = (nanos as u64) ^ (u64::from(std::process::id()) << 40) ^ (tag.len() as u64).rotate_left(23);
-    format!("n{tag}-{:013x}", mix & 0x000f_ffff_ffff_ffff)
+    rentops_aws::unique_name_for_tests("n", tag)
 }
 
 /// Register `client` (the small sample portfolio under that id): the notary function skips documents of

@@ -54,6 +54,36 @@ pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 
+/// Tests against moto server: the SDK config and endpoint when `AWS_ENDPOINT_URL` is set (`eval "$(scripts/moto.sh
+/// start)"`), else `None` after printing a `SKIPPED <test>` line (the test then passes without running).
+/// Panics on an endpoint that is not local: the tests create resources and leave them.
+pub async fn moto_for_tests(test: &str) -> Option<(SdkConfig, String)> {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        println!(
+            "SKIPPED {test}: set RENTOPS_MOTO=1 / AWS_ENDPOINT_URL (run `eval \"$(scripts/moto.sh start)\"` first)"
+        );
+        return None;
+    };
+    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
+    assert!(
+        local.iter().any(|p| endpoint.starts_with(p)),
+        "{test}: AWS_ENDPOINT_URL={endpoint} is not a local moto server; the tests create resources and leave them"
+    );
+    Some((load_sdk_config().await, endpoint))
+}
+
+/// A fresh name for test resources (table, bucket, queue, client id): `<prefix><tag>-<13 hex>`, lowercase; a valid
+/// client id while `prefix` + `tag` stay within 15 characters.
+pub fn unique_name_for_tests(prefix: &str, tag: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let mix = (nanos as u64)
+        ^ (u64::from(std::process::id()) << 40)
+        ^ SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    format!("{prefix}{tag}-{:013x}", mix & 0x000f_ffff_ffff_ffff)
+}
+
 /// A DynamoDB client for `conf`.
 pub fn dynamodb_client(conf: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(conf)

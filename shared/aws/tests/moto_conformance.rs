@@ -18,11 +18,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use rentops_aws::{
-    AwsBackend, DynamoStore, S3Blob, SecretsManagerSecrets, SqsQueue, dynamodb_client, load_sdk_config, s3_client,
+    AwsBackend, DynamoStore, S3Blob, SecretsManagerSecrets, SqsQueue, dynamodb_client, s3_client,
     secretsmanager_client, sqs_client,
 };
 use rentops_ports::{Blob, Condition, Item, PortError, PutMode, Query, Queue, Secrets, SendOptions, SkRange, Store};
@@ -31,25 +31,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The SDK config for moto, or `None` (after printing why) when the tests must skip.
 async fn moto(test: &str) -> Option<SdkConfig> {
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
-        println!(
-            "SKIPPED {test}: set RENTOPS_MOTO=1 / AWS_ENDPOINT_URL (run `eval \"$(scripts/moto.sh start)\"` first)"
-        );
-        return None;
-    };
-    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-    assert!(
-        local.iter().any(|p| endpoint.starts_with(p)),
-        "{test}: AWS_ENDPOINT_URL={endpoint} is not a local moto server; these tests create and leave resources"
-    );
-    Some(load_sdk_config().await)
+    rentops_aws::moto_for_tests(test).await.map(|(conf, _)| conf)
 }
 
 /// A fresh name (valid client id, <= 30 chars): `conf-<13 hex>`.
 fn unique(tag: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let mix = (nanos as u64) ^ (u64::from(std::process::id()) << 40) ^ (tag.len() as u64).rotate_left(17);
-    format!("c{tag}-{:013x}", mix & 0x000f_ffff_ffff_ffff)
+    rentops_aws::unique_name_for_tests("c", tag)
 }
 
 async fn fresh_store(conf: &SdkConfig) -> Arc<DynamoStore> {

@@ -21,25 +21,14 @@ use aws_config::SdkConfig;
 use aws_sdk_sns::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sns::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_sns::error::BoxError;
-use rentops_aws::{AwsMessenger, MessengerSettings, load_sdk_config, sesv2_client, sns_client};
+use rentops_aws::{AwsMessenger, MessengerSettings, sesv2_client, sns_client};
 use rentops_ports::conformance::{Dedup, messenger_suite};
 use rentops_ports::{ClientId, MessageChannel, Messenger, OutboundMessage, SendError};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn moto(test: &str) -> Option<(SdkConfig, String)> {
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
-        println!(
-            "SKIPPED {test}: set RENTOPS_MOTO=1 / AWS_ENDPOINT_URL (run `eval \"$(scripts/moto.sh start)\"` first)"
-        );
-        return None;
-    };
-    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-    assert!(
-        local.iter().any(|p| endpoint.starts_with(p)),
-        "{test}: AWS_ENDPOINT_URL={endpoint} is not a local moto server; these tests send messages"
-    );
-    Some((load_sdk_config().await, endpoint))
+    rentops_aws::moto_for_tests(test).await
 }
 
 /// A fresh 13-hex-digit tag for names, keys and addresses.
