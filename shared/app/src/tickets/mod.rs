@@ -444,6 +444,7 @@ pub struct IntakeOutcome {
     pub replayed: bool,
     pub explanation: Option<String>,
     pub status: Status,
+    /// Who holds the ticket (staff only; a tenant sees `status`, as in the tenant view).
     pub technician: Option<String>,
     pub incident: Option<String>,
     pub uploads: Vec<Upload>,
@@ -909,7 +910,7 @@ impl TicketService {
                             replayed: false,
                             explanation: Some(explanation),
                             status: after.status(),
-                            technician: after.state().technician.clone(),
+                            technician: if staff { after.state().technician.clone() } else { None },
                             incident: after.state().incident.clone(),
                             uploads: self.uploads(&media).await?,
                             suggestions,
@@ -1009,7 +1010,7 @@ impl TicketService {
                             format!("part of incident {} ({} reports in {})", i.id, i.tickets.len(), i.building_id)
                         }),
                         status: t.status(),
-                        technician: t.state().technician.clone(),
+                        technician: if staff { t.state().technician.clone() } else { None },
                         incident: t.state().incident.clone(),
                         uploads: self.uploads(&media).await?,
                         suggestions,
