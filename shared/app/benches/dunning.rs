@@ -41,14 +41,15 @@
 //! `sequential`: `Dunning::run_client` (16 shards one after another, one task). `parallel`: the 16 shard
 //! tasks at once on a 2-worker runtime, as the Lambda fan-out runs them (here in one process, one store).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use common::{Snap, TimedQueue, TimedStore, Timings};
 use rentops_app::Ports;
 use rentops_app::billrun::{self, BillingSettings};
 use rentops_app::dunning::{Dunning, DunningSettings, RunReport, shard_tasks};
@@ -62,9 +63,7 @@ use rentops_domain::org::{AllocationPolicy, Building, Client, LeaseNumber, Proje
 use rentops_domain::{Currency, Money, Provider};
 use rentops_embedded::EmbeddedBackend;
 use rentops_plugin_host::{Limits, PluginRuntime, precompile};
-use rentops_ports::{
-    ClientId, ClientStore, Condition, Item, ManualClock, Page, PortResult, Query, Queue, SendOptions, Store, WriteOp,
-};
+use rentops_ports::{ClientId, ClientStore, Condition, Item, ManualClock, Queue, WriteOp};
 use rust_decimal::Decimal;
 
 // As in the dunning Lambda.
@@ -448,144 +447,6 @@ fn default_component() -> Vec<u8> {
 }
 
 // ------------------------------------------------------------------------------------------------ timing ports
-
-/// Time spent in store calls, by kind (summed over concurrent tasks).
-#[derive(Default)]
-struct Timings {
-    reads: AtomicU64,
-    read_us: AtomicU64,
-    items_read: AtomicU64,
-    transacts: AtomicU64,
-    transact_us: AtomicU64,
-    ops_written: AtomicU64,
-    sends: AtomicU64,
-    send_us: AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Snap {
-    reads: u64,
-    read_us: u64,
-    items_read: u64,
-    transacts: u64,
-    transact_us: u64,
-    ops_written: u64,
-    sends: u64,
-    send_us: u64,
-}
-
-impl Timings {
-    fn snap(&self) -> Snap {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Snap {
-            reads: l(&self.reads),
-            read_us: l(&self.read_us),
-            items_read: l(&self.items_read),
-            transacts: l(&self.transacts),
-            transact_us: l(&self.transact_us),
-            ops_written: l(&self.ops_written),
-            sends: l(&self.sends),
-            send_us: l(&self.send_us),
-        }
-    }
-}
-
-impl std::ops::Sub for Snap {
-    type Output = Snap;
-    fn sub(self, o: Snap) -> Snap {
-        Snap {
-            reads: self.reads - o.reads,
-            read_us: self.read_us - o.read_us,
-            items_read: self.items_read - o.items_read,
-            transacts: self.transacts - o.transacts,
-            transact_us: self.transact_us - o.transact_us,
-            ops_written: self.ops_written - o.ops_written,
-            sends: self.sends - o.sends,
-            send_us: self.send_us - o.send_us,
-        }
-    }
-}
-
-fn us(t: Instant) -> u64 {
-    t.elapsed().as_micros() as u64
-}
-
-struct TimedStore {
-    inner: Arc<dyn Store>,
-    t: Arc<Timings>,
-}
-
-#[async_trait]
-impl Store for TimedStore {
-    async fn get(&self, pk: &str, sk: &str) -> PortResult<Option<Item>> {
-        let s = Instant::now();
-        let r = self.inner.get(pk, sk).await;
-        self.t.reads.fetch_add(1, Ordering::Relaxed);
-        self.t.read_us.fetch_add(us(s), Ordering::Relaxed);
-        r
-    }
-    async fn put(&self, item: Item, condition: Condition) -> PortResult<u64> {
-        let s = Instant::now();
-        let r = self.inner.put(item, condition).await;
-        self.t.transacts.fetch_add(1, Ordering::Relaxed);
-        self.t.ops_written.fetch_add(1, Ordering::Relaxed);
-        self.t.transact_us.fetch_add(us(s), Ordering::Relaxed);
-        r
-    }
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> PortResult<()> {
-        self.inner.delete(pk, sk, condition).await
-    }
-    async fn query(&self, query: Query) -> PortResult<Page> {
-        let s = Instant::now();
-        let r = self.inner.query(query).await;
-        self.t.reads.fetch_add(1, Ordering::Relaxed);
-        self.t.read_us.fetch_add(us(s), Ordering::Relaxed);
-        if let Ok(p) = &r {
-            self.t.items_read.fetch_add(p.items.len() as u64, Ordering::Relaxed);
-        }
-        r
-    }
-    async fn transact(&self, ops: Vec<WriteOp>) -> PortResult<()> {
-        let n = ops.iter().filter(|o| !matches!(o, WriteOp::Check { .. })).count() as u64;
-        let s = Instant::now();
-        let r = self.inner.transact(ops).await;
-        self.t.transacts.fetch_add(1, Ordering::Relaxed);
-        self.t.ops_written.fetch_add(n, Ordering::Relaxed);
-        self.t.transact_us.fetch_add(us(s), Ordering::Relaxed);
-        r
-    }
-}
-
-struct TimedQueue {
-    inner: Arc<dyn Queue>,
-    t: Arc<Timings>,
-}
-
-#[async_trait]
-impl Queue for TimedQueue {
-    async fn send(&self, queue: &str, body: &str, options: SendOptions) -> PortResult<String> {
-        let s = Instant::now();
-        let r = self.inner.send(queue, body, options).await;
-        self.t.sends.fetch_add(1, Ordering::Relaxed);
-        self.t.send_us.fetch_add(us(s), Ordering::Relaxed);
-        r
-    }
-    async fn receive(&self, queue: &str, max: u32, visibility: Duration) -> PortResult<Vec<rentops_ports::Message>> {
-        self.inner.receive(queue, max, visibility).await
-    }
-    async fn delete(&self, queue: &str, receipt: &str) -> PortResult<()> {
-        self.inner.delete(queue, receipt).await
-    }
-    async fn change_visibility(&self, queue: &str, receipt: &str, visibility: Duration) -> PortResult<()> {
-        self.inner.change_visibility(queue, receipt, visibility).await
-    }
-    async fn depth(&self, queue: &str) -> PortResult<u64> {
-        self.inner.depth(queue).await
-    }
-    async fn redrive(&self, queue: &str, max: u32) -> PortResult<u32> {
-        self.inner.redrive(queue, max).await
-    }
-}
 
 // ------------------------------------------------------------------------------------------------ runs
 

@@ -52,14 +52,16 @@
 //! (floor, unit, category); 3 % are retries of an earlier request (same key, same body). Run once with 1
 //! request in flight and once with `SLA_BENCH_INFLIGHT`, each on a fresh backend.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
+use common::{Snap, TimedStore, Timings};
 use rentops_app::Ports;
 use rentops_app::auth::{Authenticator, LocalIssuer, Principal, Role};
 use rentops_app::billrun::BillingSettings;
@@ -81,7 +83,7 @@ use rentops_domain::tickets::{
 };
 use rentops_embedded::{EmbeddedBackend, LocalOutbox};
 use rentops_plugin_host::{Limits, PluginRuntime, precompile};
-use rentops_ports::{ClientId, ClientStore, Condition, Item, ManualClock, Page, PortResult, Query, Store, WriteOp};
+use rentops_ports::{ClientId, ClientStore, Condition, Item, ManualClock, Query, Store, WriteOp};
 use rentops_rules::{Priority, RulesTable, TicketFacts};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -866,124 +868,6 @@ fn default_component() -> Vec<u8> {
 }
 
 // ------------------------------------------------------------------------------------------------ timing store
-
-/// Store calls, by kind (time summed over concurrent tasks).
-#[derive(Default)]
-struct Timings {
-    reads: AtomicU64,
-    read_us: AtomicU64,
-    items_read: AtomicU64,
-    transacts: AtomicU64,
-    transact_us: AtomicU64,
-    ops_written: AtomicU64,
-    conflicts: AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Snap {
-    reads: u64,
-    read_us: u64,
-    items_read: u64,
-    transacts: u64,
-    transact_us: u64,
-    ops_written: u64,
-    conflicts: u64,
-}
-
-impl Timings {
-    fn snap(&self) -> Snap {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Snap {
-            reads: l(&self.reads),
-            read_us: l(&self.read_us),
-            items_read: l(&self.items_read),
-            transacts: l(&self.transacts),
-            transact_us: l(&self.transact_us),
-            ops_written: l(&self.ops_written),
-            conflicts: l(&self.conflicts),
-        }
-    }
-}
-
-impl std::ops::Sub for Snap {
-    type Output = Snap;
-    fn sub(self, o: Snap) -> Snap {
-        Snap {
-            reads: self.reads - o.reads,
-            read_us: self.read_us - o.read_us,
-            items_read: self.items_read - o.items_read,
-            transacts: self.transacts - o.transacts,
-            transact_us: self.transact_us - o.transact_us,
-            ops_written: self.ops_written - o.ops_written,
-            conflicts: self.conflicts - o.conflicts,
-        }
-    }
-}
-
-fn us(t: Instant) -> u64 {
-    t.elapsed().as_micros() as u64
-}
-
-struct TimedStore {
-    inner: Arc<dyn Store>,
-    t: Arc<Timings>,
-}
-
-impl TimedStore {
-    fn wrote<T>(&self, s: Instant, ops: u64, r: &PortResult<T>) {
-        self.t.transacts.fetch_add(1, Ordering::Relaxed);
-        self.t.ops_written.fetch_add(ops, Ordering::Relaxed);
-        self.t.transact_us.fetch_add(us(s), Ordering::Relaxed);
-        if let Err(e) = r
-            && e.is_condition_failure()
-        {
-            self.t.conflicts.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-#[async_trait]
-impl Store for TimedStore {
-    async fn get(&self, pk: &str, sk: &str) -> PortResult<Option<Item>> {
-        let s = Instant::now();
-        let r = self.inner.get(pk, sk).await;
-        self.t.reads.fetch_add(1, Ordering::Relaxed);
-        self.t.read_us.fetch_add(us(s), Ordering::Relaxed);
-        if let Ok(Some(_)) = &r {
-            self.t.items_read.fetch_add(1, Ordering::Relaxed);
-        }
-        r
-    }
-    async fn put(&self, item: Item, condition: Condition) -> PortResult<u64> {
-        let s = Instant::now();
-        let r = self.inner.put(item, condition).await;
-        self.wrote(s, 1, &r);
-        r
-    }
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> PortResult<()> {
-        let s = Instant::now();
-        let r = self.inner.delete(pk, sk, condition).await;
-        self.wrote(s, 1, &r);
-        r
-    }
-    async fn query(&self, query: Query) -> PortResult<Page> {
-        let s = Instant::now();
-        let r = self.inner.query(query).await;
-        self.t.reads.fetch_add(1, Ordering::Relaxed);
-        self.t.read_us.fetch_add(us(s), Ordering::Relaxed);
-        if let Ok(p) = &r {
-            self.t.items_read.fetch_add(p.items.len() as u64, Ordering::Relaxed);
-        }
-        r
-    }
-    async fn transact(&self, ops: Vec<WriteOp>) -> PortResult<()> {
-        let n = ops.iter().filter(|o| !matches!(o, WriteOp::Check { .. })).count() as u64;
-        let s = Instant::now();
-        let r = self.inner.transact(ops).await;
-        self.wrote(s, n, &r);
-        r
-    }
-}
 
 fn timed_ports(backend: &EmbeddedBackend, t: &Arc<Timings>, clock: &Arc<ManualClock>) -> Ports {
     let store: Arc<dyn Store> = Arc::new(TimedStore { inner: backend.store.clone(), t: t.clone() });
