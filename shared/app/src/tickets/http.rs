@@ -379,6 +379,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn contention_is_a_retryable_busy_not_an_outage() {
+        let client = ClientId::new("acme").unwrap();
+        let e = TicketsError::Port(rentops_ports::PortError::Transient(
+            "intake of r-1: too many concurrent changes (contention)".into(),
+        ));
+        let r = error_response(e, &client);
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!((r.status, v["error"].as_str()), (503, Some("busy")));
+        assert_eq!(
+            v["message"],
+            "intake of r-1: too many concurrent changes (contention); retry (with the same Idempotency-Key for a report)"
+        );
+        // Other storage trouble stays a plain 503 without internals.
+        let r = error_response(
+            TicketsError::Port(rentops_ports::PortError::Other("disk I/O error at /var/x".into())),
+            &client,
+        );
+        assert_eq!((r.status, r.body_text().contains("disk")), (503, false));
+    }
+
+    #[test]
     fn routes_match_templates() {
         let m = route("POST", "/prod/v1/clients/acme/tickets/T-2026-000001/status").unwrap();
         assert_eq!((m.spec.op, m.param("client"), m.param("ticket")), (Op::Status, "acme", "T-2026-000001"));
