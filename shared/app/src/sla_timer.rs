@@ -97,7 +97,7 @@ use rentops_domain::sla::{
     self, Action, ActionKey, ActionKind, Delivery, Holder, Outcome, PerformanceRecord, SlaDecision, SlaView,
     TicketOutcome,
 };
-use rentops_domain::tickets::{Report, Ticket, TicketEvent, TicketNumber};
+use rentops_domain::tickets::{Ticket, TicketNumber};
 use rentops_plugin_host::ClientRules;
 use rentops_ports::{
     ClientId, ClientStore, Condition, MessageChannel, Messenger, OutboundMessage, PortError, Query, SendError, SkRange,
@@ -108,6 +108,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{Principal, Role};
 use crate::ctx::Ports;
 use crate::plugins::{AuditFallbackSink, PluginLoader, RulesOrigin};
+use crate::tickets::TicketRecord;
 use crate::{audit, calendars, keys, portfolio};
 
 /// gsi1 partition of one shard of pending SLA notifications.
@@ -138,38 +139,6 @@ pub fn staff_inbox(who: &str) -> String {
 pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(5);
 /// Re-plans of one ticket after condition failures, per tick.
 const MAX_ROUNDS: usize = 5;
-
-/// A ticket item's body as the timer reads and writes it: the fields it needs, and every other field of
-/// [`crate::tickets::TicketRecord`] carried through unchanged (`rest`), so the timer never drops what the
-/// intake wrote.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TicketBody {
-    pub number: TicketNumber,
-    pub report: Report,
-    #[serde(default)]
-    pub follow_up_of: Option<TicketNumber>,
-    pub events: Vec<TicketEvent>,
-    #[serde(default)]
-    pub sla_done: Vec<String>,
-    #[serde(flatten)]
-    pub rest: serde_json::Map<String, serde_json::Value>,
-}
-
-impl TicketBody {
-    pub fn ticket(&self, client: &ClientId) -> Result<Ticket, PortError> {
-        Ticket::from_log(
-            client.as_str(),
-            self.number.clone(),
-            self.report.clone(),
-            self.follow_up_of.clone(),
-            self.events.clone(),
-        )
-        .map_err(|e| PortError::Other(format!("ticket {}: stored log: {e}", self.number)))
-    }
-    pub fn done_keys(&self) -> Vec<ActionKey> {
-        self.sla_done.iter().cloned().map(ActionKey).collect()
-    }
-}
 
 /// One way to reach a person.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -548,7 +517,7 @@ impl Default for TimerSettings {
 
 /// One due ticket as read.
 struct Due {
-    body: TicketBody,
+    body: TicketRecord,
     ticket: Ticket,
     version: u64,
     wake_sk: Option<String>,
@@ -882,13 +851,14 @@ pub struct SlaShow {
 }
 
 fn decode_due(client: &ClientId, item: &rentops_ports::Item) -> Result<Due, PortError> {
-    let body: TicketBody = item.decode()?;
-    let ticket = body.ticket(client)?;
+    let body: TicketRecord = item.decode()?;
+    let ticket =
+        body.ticket(client).map_err(|e| PortError::Other(format!("ticket {}: stored log: {e}", body.number)))?;
     Ok(Due { body, ticket, version: item.version, wake_sk: item.gsi1sk.clone() })
 }
 
 /// The ticket item the timer writes: the body as read with `sla_done` updated, and its wake index.
-fn ticket_item(body: &TicketBody, next_wake: Option<DateTime<Utc>>) -> Result<rentops_ports::Item, PortError> {
+fn ticket_item(body: &TicketRecord, next_wake: Option<DateTime<Utc>>) -> Result<rentops_ports::Item, PortError> {
     let item = rentops_ports::Item::new(ticket_pk(body.number.as_str()), keys::META, to_json(body)?);
     Ok(with_wake(item, body.number.as_str(), next_wake))
 }
