@@ -49,7 +49,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
-use common::{Snap, TimedQueue, TimedStore, Timings};
+use common::{
+    Snap, TimedQueue, TimedStore, Timings, copy_dir, cores, default_component, dir_size, env_num, load_average,
+    process_cpu_s, runtime,
+};
 use rentops_app::Ports;
 use rentops_app::billrun::{self, BillingSettings};
 use rentops_app::dunning::{Dunning, DunningSettings, RunReport, shard_tasks};
@@ -84,10 +87,6 @@ fn run_date() -> NaiveDate {
 /// The run at 09:00 local (01:00 UTC), as `rentops serve` schedules it.
 fn run_instant(day: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_hms_opt(1, 0, 0).expect("time"))
-}
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
 }
 
 fn main() {
@@ -147,10 +146,6 @@ fn main() {
         std::thread::sleep(Duration::from_millis(300));
         let _ = std::fs::remove_dir_all(&work);
     }
-}
-
-fn runtime(workers: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("runtime")
 }
 
 // ------------------------------------------------------------------------------------------------ generation
@@ -433,19 +428,6 @@ async fn generate(dir: &Path, n: usize) -> GenStats {
     stats
 }
 
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-    }
-}
-
-fn default_component() -> Vec<u8> {
-    let path = target_dir().join("plugins/default.wasm");
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}. Build the guests first: scripts/build-plugins.sh", path.display()))
-}
-
 // ------------------------------------------------------------------------------------------------ timing ports
 
 // ------------------------------------------------------------------------------------------------ runs
@@ -569,48 +551,3 @@ fn print_run(label: &str, mode: &str, r: &RunReport, wall: f64, cpu: f64, s: Sna
 }
 
 // ------------------------------------------------------------------------------------------------ machine
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(0, |n| n.get())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// User + system CPU seconds of this process (all threads: workers, SQLite writer, checkpointer).
-fn process_cpu_s() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
-    let after = stat.rsplit_once(')').map(|(_, s)| s).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(e.file_name());
-        if e.metadata().expect("metadata").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-        }
-    }
-}

@@ -61,7 +61,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use common::{Snap, TimedStore, Timings};
+use common::{
+    Snap, TimedStore, Timings, copy_dir, cores, default_component, dir_size, env_num, load_average, process_cpu_s,
+    runtime,
+};
 use rentops_app::Ports;
 use rentops_app::auth::{Authenticator, LocalIssuer, Principal, Role};
 use rentops_app::billrun::BillingSettings;
@@ -109,10 +112,6 @@ fn tick_at() -> DateTime<Utc> {
 /// The previous tick, one minute earlier.
 fn prev_tick() -> DateTime<Utc> {
     tick_at() - chrono::Duration::seconds(60)
-}
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
 }
 
 fn main() {
@@ -206,10 +205,6 @@ fn main() {
     }
     println!();
     println!("done; load average {}", load_average());
-}
-
-fn runtime(workers: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("runtime")
 }
 
 // ------------------------------------------------------------------------------------------------ randomness
@@ -854,19 +849,6 @@ async fn generate(dir: &Path, n: usize, due: usize, plugin: bool) -> GenStats {
     stats
 }
 
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-    }
-}
-
-fn default_component() -> Vec<u8> {
-    let path = target_dir().join("plugins/default.wasm");
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}. Build the guests first: scripts/build-plugins.sh", path.display()))
-}
-
 // ------------------------------------------------------------------------------------------------ timing store
 
 fn timed_ports(backend: &EmbeddedBackend, t: &Arc<Timings>, clock: &Arc<ManualClock>) -> Ports {
@@ -1310,25 +1292,6 @@ async fn run_intake(dir: &Path, reqs: &[IntakeReq], inflight: usize, plugin: boo
 
 // ------------------------------------------------------------------------------------------------ machine
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(0, |n| n.get())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// User + system CPU seconds of this process (all threads: workers, SQLite writer, checkpointer).
-fn process_cpu_s() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
-    let after = stat.rsplit_once(')').map(|(_, s)| s).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// (read_bytes, write_bytes) of this process (storage I/O, all threads).
 fn process_io() -> (u64, u64) {
     let s = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
@@ -1336,30 +1299,4 @@ fn process_io() -> (u64, u64) {
         s.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<u64>().ok())).unwrap_or(0)
     };
     (field("read_bytes:"), field("write_bytes:"))
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(e.file_name());
-        if e.metadata().expect("metadata").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-        }
-    }
 }

@@ -1,8 +1,9 @@
-//! Store and queue wrappers the benchmarks measure the backend through: calls, items, time, conflicts.
-//! Shared by `benches/dunning.rs` and `benches/sla.rs` (`mod common;`).
+//! What the benchmarks share: store and queue wrappers that count calls, items, time and conflicts, and the
+//! machine/environment helpers (load, CPU time, sizes, copies, settings). Shared by `benches/dunning.rs` and `benches/sla.rs` (`mod common;`).
 
 #![allow(dead_code)] // each bench reads the counters it prints
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -165,5 +166,73 @@ impl Queue for TimedQueue {
     }
     async fn redrive(&self, queue: &str, max: u32) -> PortResult<u32> {
         self.inner.redrive(queue, max).await
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(e.file_name());
+        if e.metadata().expect("metadata").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(0, |n| n.get())
+}
+
+pub fn default_component() -> Vec<u8> {
+    let path = target_dir().join("plugins/default.wasm");
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}. Build the guests first: scripts/build-plugins.sh", path.display()))
+}
+
+pub fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+pub fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
+}
+
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// User + system CPU seconds of this process (all threads: workers, SQLite writer, checkpointer).
+pub fn process_cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let after = stat.rsplit_once(')').map(|(_, s)| s).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("runtime")
+}
+
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
     }
 }
