@@ -13,6 +13,7 @@
 //! - macro [`export_rules!`]`(MyType)`: exports the `rentops:rules@1.0.0` world for `MyType` from a `cdylib`.
 //! - [`Plugin`]`<T>`: the adapter implementing the generated guest traits (used by the macro).
 //! - re-exports: `rentops_rules` as [`rules`] and its types at the root (`InvoiceFacts`, `DunningDecision`, ...).
+//! - [`alloc`]: the plugin's allocator (size classes for small blocks; feature `small-alloc`, on by default).
 //! - [`bindings`]: the generated wit-bindgen code (`exports::rentops::rules::*`), for the rare plugin that needs it.
 //!
 //! A plugin imports nothing: build it for `wasm32-unknown-unknown` and turn it into a component with
@@ -66,6 +67,13 @@ pub mod bindings {
 }
 
 mod convert;
+
+pub mod alloc;
+
+/// The plugin's allocator on wasm32 (feature `small-alloc`, default): see [`alloc`].
+#[cfg(all(target_arch = "wasm32", feature = "small-alloc"))]
+#[global_allocator]
+static ALLOC: alloc::SmallAlloc = alloc::SmallAlloc::new();
 
 /// A rule plugin. Every decision has a default body: the table-driven rule over [`Rules::table`].
 pub trait Rules: Sized + 'static {

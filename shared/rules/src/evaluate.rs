@@ -13,9 +13,7 @@
 
 use std::borrow::Cow;
 
-use rust_decimal::Decimal;
-
-use crate::money::{format_money, format_ppm_percent, round_down, round_half_up};
+use crate::money::{format_money, format_ppm_percent, ppm_of_down, ppm_of_half_up};
 use crate::table::{LateFeeTable, RulesTable};
 use crate::types::*;
 
@@ -173,25 +171,23 @@ pub fn late_fee_calc_with<'a>(rule: Cow<'a, LateFeeTable>, facts: &InvoiceFacts)
         let outcome = if facts.days_after_due <= 0 { FeeOutcome::NotOverdue } else { FeeOutcome::WithinGrace };
         return done(rule, outcome);
     }
-    let rate = Decimal::from(rule.rate_ppm) / Decimal::from(PPM);
     let mut days_charged = 0;
-    let exact = match rule.basis {
+    let mut amount = match rule.basis {
         FeeBasis::Flat => match rule.flat.as_ref() {
             None => return done(rule, FeeOutcome::FlatUnset),
             Some(flat) if flat.currency != cur => return done(rule, FeeOutcome::FlatOtherCurrency),
-            Some(flat) => Decimal::from(flat.minor),
+            Some(flat) => flat.minor,
         },
-        FeeBasis::Percent => Decimal::from(outstanding) * rate,
+        FeeBasis::Percent => ppm_of_half_up(outstanding, rule.rate_ppm, 1),
         FeeBasis::DailyPercent => {
             // days_late ≤ i32::MAX + u32::MAX fits; beyond u32 the text would saturate (never with valid tables).
             days_charged = u32::try_from(days_late).unwrap_or(u32::MAX);
-            Decimal::from(outstanding) * rate * Decimal::from(days_late)
+            ppm_of_half_up(outstanding, rule.rate_ppm, days_late.unsigned_abs())
         }
     };
-    let mut amount = round_half_up(exact);
     let mut caps = FeeCaps::default();
     if rule.max_share_ppm > 0 {
-        let cap = round_down(Decimal::from(outstanding) * Decimal::from(rule.max_share_ppm) / Decimal::from(PPM));
+        let cap = ppm_of_down(outstanding, rule.max_share_ppm);
         if amount > cap {
             amount = cap;
             caps.share = true;

@@ -8,9 +8,7 @@
 
 use std::fmt;
 
-use rust_decimal::Decimal;
-
-use crate::money::{is_currency_code, round_down};
+use crate::money::{is_currency_code, ppm_of_down};
 use crate::table::{MAX_DEPOSIT_MONTHS, MAX_LIST, MAX_MINUTES, MAX_STRING};
 use crate::types::*;
 
@@ -131,7 +129,7 @@ pub fn validate_late_fee(facts: &InvoiceFacts, fee: &LateFee) -> Result<(), Outp
                 }
             }
             if r.cap_ppm > 0 {
-                let cap = round_down(Decimal::from(outstanding) * Decimal::from(r.cap_ppm) / Decimal::from(PPM));
+                let cap = ppm_of_down(outstanding, r.cap_ppm);
                 if amount > cap {
                     return bad("late-fee.amount", format!("{amount} is above the rule's cap of {cap}"));
                 }
