@@ -121,3 +121,28 @@ fn a_missing_artifact_file_is_an_init_error() {
     }
     assert!(err.to_string().contains("nope.cwasm"), "{err}");
 }
+
+/// The artifact file is mapped, not read: a real artifact loads from its file, and an empty or foreign file is
+/// not an init error (the default rules answer, as for any artifact that does not load).
+#[test]
+fn artifact_files_load_mapped_and_bad_files_fall_back() {
+    let dir = std::env::temp_dir().join(format!("rules-probe-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = dir.join("default.cwasm");
+    std::fs::write(&good, default_artifact()).expect("write artifact");
+    let probe = Probe::from_file(&good, Instant::now()).expect("probe starts");
+    assert!(probe.plugin_loaded());
+    let event = ProbeEvent { client: "client-a".into(), invoice: invoice(10, 800_000) };
+    let r = probe.handle(&event).expect("answers");
+    assert_eq!(r.dunning_source, rules_probe::Source::Plugin { version: "1.0.0".into() });
+
+    for (name, bytes) in [("empty.cwasm", &b""[..]), ("foreign.cwasm", &b"\x7fELF not an artifact"[..])] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let probe = Probe::from_file(&path, Instant::now()).expect("a bad artifact is not an init error");
+        assert!(!probe.plugin_loaded(), "{name}");
+        let r = probe.handle(&event).expect("answers");
+        assert!(matches!(r.dunning_source, rules_probe::Source::Fallback { .. }), "{name}: {:?}", r.dunning_source);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -76,6 +76,9 @@ pub fn engine_config(settings: &EngineSettings) -> Config {
     c.max_wasm_stack(settings.max_wasm_stack);
     // A trap from a hostile plugin must be cheap: no wasm backtrace capture.
     c.wasm_backtrace_max_frames(None);
+    // Nothing maps machine code back to wasm offsets (no backtraces, no debugger): without the address map the
+    // precompiled artifact is smaller, and so faster to load at cold start.
+    c.generate_address_map(false);
     c
 }
 
