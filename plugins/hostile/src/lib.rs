@@ -233,7 +233,7 @@ impl dunning::Guest for Hostile {
                 legal_demand: false,
             }],
             fee_rules: vec![],
-            items: Vec::with_capacity(batch.invoices.len()),
+            items: Vec::with_capacity(batch.category.len()),
         };
         let ok_fee = BatchLateFee {
             amount: 0,
@@ -243,8 +243,8 @@ impl dunning::Guest for Hostile {
             caps: FeeCaps::empty(),
             wording: FeeWording::Standard,
         };
-        for (i, inv) in batch.invoices.iter().enumerate() {
-            let category = batch.strings.get(inv.category as usize).map_or("", String::as_str);
+        for (i, &category) in batch.category.iter().enumerate() {
+            let category = batch.strings.get(category as usize).map_or("", String::as_str);
             let mode = mode_for(category);
             attack(mode);
             let item = match mode {

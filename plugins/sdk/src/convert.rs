@@ -165,7 +165,40 @@ fn intern<T: PartialEq>(seen: &mut Vec<T>, last: &mut usize, value: T) -> u32 {
 /// in one reused [`r::InvoiceFacts`] (no allocation per invoice once its strings have grown), each distinct
 /// decision, rule and text sent once.
 fn assess_batch<T: Rules>(p: &T, batch: w::dunning::InvoiceBatch) -> w::dunning::BatchAssessment {
-    let w::dunning::InvoiceBatch { strings, prior_stages, invoices } = batch;
+    let w::dunning::InvoiceBatch {
+        strings,
+        days_since_issue,
+        days_after_due,
+        amount_due,
+        amount_outstanding,
+        due_currency,
+        currency,
+        partial_payments,
+        late_invoices_12m,
+        max_days_late_12m,
+        tenure_months,
+        category,
+        prior_stage_count,
+        prior_stage,
+        prior_stage_day,
+    } = batch;
+    let n = days_after_due.len();
+    let columns = [
+        days_since_issue.len(),
+        amount_due.len(),
+        amount_outstanding.len(),
+        due_currency.len(),
+        currency.len(),
+        partial_payments.len(),
+        late_invoices_12m.len(),
+        max_days_late_12m.len(),
+        tenure_months.len(),
+        category.len(),
+        prior_stage_count.len(),
+    ];
+    // The host always sends equal columns; anything else is not a batch we can answer (trap → default rules).
+    assert!(columns.iter().all(|&len| len == n), "invoice-batch: the per-invoice lists differ in length");
+    assert_eq!(prior_stage.len(), prior_stage_day.len(), "invoice-batch: prior-stage and prior-stage-day differ");
     let text = |i: u32| strings.get(i as usize).map_or("", String::as_str);
     let mut facts = r::InvoiceFacts {
         invoice_id: String::new(),
@@ -179,41 +212,41 @@ fn assess_batch<T: Rules>(p: &T, batch: w::dunning::InvoiceBatch) -> w::dunning:
         history: r::TenantHistory::default(),
         category: String::new(),
     };
-    let mut prior = prior_stages.iter();
+    let mut prior = prior_stage.iter().zip(&prior_stage_day);
     let mut decisions: Vec<r::DunningDecision> = Vec::new();
     let mut rules: Vec<(LateFeeTable, String)> = Vec::new();
     let mut texts: Vec<Cow<'_, str>> = Vec::new();
     let (mut last_decision, mut last_rule, mut last_text) = (0, 0, 0);
-    let mut items = Vec::with_capacity(invoices.len());
-    for inv in &invoices {
-        facts.days_since_issue = inv.days_since_issue;
-        facts.days_after_due = inv.days_after_due;
-        facts.amount_due.minor = inv.amount_due;
-        set(&mut facts.amount_due.currency, text(inv.due_currency));
-        facts.amount_outstanding.minor = inv.amount_outstanding;
-        set(&mut facts.amount_outstanding.currency, text(inv.currency));
-        facts.partial_payments = inv.partial_payments;
-        let n = inv.prior_stages as usize;
-        facts.prior_stages.truncate(n);
-        for k in 0..n {
-            let Some(ps) = prior.next() else {
+    let mut items = Vec::with_capacity(n);
+    for i in 0..n {
+        facts.days_since_issue = days_since_issue[i];
+        facts.days_after_due = days_after_due[i];
+        facts.amount_due.minor = amount_due[i];
+        set(&mut facts.amount_due.currency, text(due_currency[i]));
+        facts.amount_outstanding.minor = amount_outstanding[i];
+        set(&mut facts.amount_outstanding.currency, text(currency[i]));
+        facts.partial_payments = partial_payments[i];
+        let count = prior_stage_count[i] as usize;
+        facts.prior_stages.truncate(count);
+        for k in 0..count {
+            let Some((&stage, &day)) = prior.next() else {
                 facts.prior_stages.truncate(k);
                 break;
             };
             match facts.prior_stages.get_mut(k) {
                 Some(slot) => {
-                    set(&mut slot.stage, text(ps.stage));
-                    slot.day = ps.day;
+                    set(&mut slot.stage, text(stage));
+                    slot.day = day;
                 }
-                None => facts.prior_stages.push(r::PriorStage { stage: text(ps.stage).to_string(), day: ps.day }),
+                None => facts.prior_stages.push(r::PriorStage { stage: text(stage).to_string(), day }),
             }
         }
         facts.history = r::TenantHistory {
-            late_invoices_12m: inv.history.late_invoices_12m,
-            max_days_late_12m: inv.history.max_days_late_12m,
-            tenure_months: inv.history.tenure_months,
+            late_invoices_12m: late_invoices_12m[i],
+            max_days_late_12m: max_days_late_12m[i],
+            tenure_months: tenure_months[i],
         };
-        set(&mut facts.category, text(inv.category));
+        set(&mut facts.category, text(category[i]));
 
         let decision = intern(&mut decisions, &mut last_decision, p.dunning(&facts));
         let fee = p.late_fee_calc(&facts);

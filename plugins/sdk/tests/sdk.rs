@@ -92,22 +92,23 @@ fn batches_are_the_single_decisions_in_order() {
     assert_eq!(<P as w::plugin::Guest>::init(String::new()), Ok(()));
     let days: Vec<i32> = (-10..=30).collect();
     // The compact batch: strings once (0 = "CNY", 1 = "office", 2 = "overdue-gentle"), numbers per invoice.
-    let batch_invoice = |day: i32| w::dunning::BatchInvoice {
-        days_since_issue: 30 + day,
-        days_after_due: day,
-        amount_due: 800_000,
-        amount_outstanding: 800_000,
-        due_currency: 0,
-        currency: 0,
-        partial_payments: 0,
-        prior_stages: 1,
-        history: w::dunning::TenantHistory { late_invoices_12m: 0, max_days_late_12m: 0, tenure_months: 3 },
-        category: 1,
-    };
+    let n = days.len();
     let batch = <P as w::dunning::Guest>::assess_batch(w::dunning::InvoiceBatch {
         strings: vec!["CNY".into(), "office".into(), "overdue-gentle".into()],
-        prior_stages: days.iter().map(|_| w::dunning::BatchPriorStage { stage: 2, day: 0 }).collect(),
-        invoices: days.iter().map(|d| batch_invoice(*d)).collect(),
+        days_since_issue: days.iter().map(|d| 30 + d).collect(),
+        days_after_due: days.clone(),
+        amount_due: vec![800_000; n],
+        amount_outstanding: vec![800_000; n],
+        due_currency: vec![0; n],
+        currency: vec![0; n],
+        partial_payments: vec![0; n],
+        late_invoices_12m: vec![0; n],
+        max_days_late_12m: vec![0; n],
+        tenure_months: vec![3; n],
+        category: vec![1; n],
+        prior_stage_count: vec![1; n],
+        prior_stage: vec![2; n],
+        prior_stage_day: vec![0; n],
     });
     assert_eq!(batch.items.len(), days.len());
     // Each distinct decision and rule is sent once.
@@ -136,8 +137,20 @@ fn batches_are_the_single_decisions_in_order() {
     assert!(batch.items.iter().any(|a| a.late_fee.amount > 0));
     let empty = <P as w::dunning::Guest>::assess_batch(w::dunning::InvoiceBatch {
         strings: vec![],
-        prior_stages: vec![],
-        invoices: vec![],
+        days_since_issue: vec![],
+        days_after_due: vec![],
+        amount_due: vec![],
+        amount_outstanding: vec![],
+        due_currency: vec![],
+        currency: vec![],
+        partial_payments: vec![],
+        late_invoices_12m: vec![],
+        max_days_late_12m: vec![],
+        tenure_months: vec![],
+        category: vec![],
+        prior_stage_count: vec![],
+        prior_stage: vec![],
+        prior_stage_day: vec![],
     });
     assert!(empty.items.is_empty() && empty.decisions.is_empty());
 
@@ -157,4 +170,29 @@ fn batches_are_the_single_decisions_in_order() {
         assert_eq!(format!("{s:?}"), format!("{:?}", <P as w::sla::Guest>::decide(t)));
     }
     assert_eq!((out[0].response_minutes, out[1].response_minutes), (120, 24 * 60));
+}
+
+/// Columns of different lengths are not a batch the plugin can answer: it traps (the host then answers with the
+/// default rules), rather than pairing one invoice's amount with another's days.
+#[test]
+#[should_panic(expected = "per-invoice lists differ in length")]
+fn a_batch_with_columns_of_different_lengths_traps() {
+    let _ = <P as w::plugin::Guest>::init(String::new());
+    let _ = <P as w::dunning::Guest>::assess_batch(w::dunning::InvoiceBatch {
+        strings: vec!["CNY".into(), "office".into()],
+        days_since_issue: vec![30, 31],
+        days_after_due: vec![0, 1],
+        amount_due: vec![800_000, 800_000],
+        amount_outstanding: vec![800_000],
+        due_currency: vec![0, 0],
+        currency: vec![0, 0],
+        partial_payments: vec![0, 0],
+        late_invoices_12m: vec![0, 0],
+        max_days_late_12m: vec![0, 0],
+        tenure_months: vec![3, 3],
+        category: vec![1, 1],
+        prior_stage_count: vec![0, 0],
+        prior_stage: vec![],
+        prior_stage_day: vec![],
+    });
 }

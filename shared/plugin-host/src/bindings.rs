@@ -174,33 +174,48 @@ impl<'a> Interner<'a> {
     }
 }
 
-/// The compact facts of `dunning.assess-batch` for `chunk` (invoice i = `chunk[i]`; ids stay here).
+/// The compact facts of `dunning.assess-batch` for `chunk`, column by column (invoice i = element i of every
+/// per-invoice list = `chunk[i]`; ids stay here).
 pub(crate) fn invoice_batch_in(chunk: &[r::InvoiceFacts]) -> w_dunning::InvoiceBatch {
+    let n = chunk.len();
     let mut strings = Interner::new();
-    let mut prior_stages = Vec::new();
-    let mut invoices = Vec::with_capacity(chunk.len());
+    let mut b = w_dunning::InvoiceBatch {
+        strings: Vec::new(),
+        days_since_issue: Vec::with_capacity(n),
+        days_after_due: Vec::with_capacity(n),
+        amount_due: Vec::with_capacity(n),
+        amount_outstanding: Vec::with_capacity(n),
+        due_currency: Vec::with_capacity(n),
+        currency: Vec::with_capacity(n),
+        partial_payments: Vec::with_capacity(n),
+        late_invoices_12m: Vec::with_capacity(n),
+        max_days_late_12m: Vec::with_capacity(n),
+        tenure_months: Vec::with_capacity(n),
+        category: Vec::with_capacity(n),
+        prior_stage_count: Vec::with_capacity(n),
+        prior_stage: Vec::new(),
+        prior_stage_day: Vec::new(),
+    };
     for f in chunk {
+        b.days_since_issue.push(f.days_since_issue);
+        b.days_after_due.push(f.days_after_due);
+        b.amount_due.push(f.amount_due.minor);
+        b.amount_outstanding.push(f.amount_outstanding.minor);
+        b.due_currency.push(strings.get(&f.amount_due.currency));
+        b.currency.push(strings.get(&f.amount_outstanding.currency));
+        b.partial_payments.push(f.partial_payments);
+        b.late_invoices_12m.push(f.history.late_invoices_12m);
+        b.max_days_late_12m.push(f.history.max_days_late_12m);
+        b.tenure_months.push(f.history.tenure_months);
+        b.category.push(strings.get(&f.category));
+        b.prior_stage_count.push(f.prior_stages.len() as u32);
         for p in &f.prior_stages {
-            prior_stages.push(w_dunning::BatchPriorStage { stage: strings.get(&p.stage), day: p.day });
+            b.prior_stage.push(strings.get(&p.stage));
+            b.prior_stage_day.push(p.day);
         }
-        invoices.push(w_dunning::BatchInvoice {
-            days_since_issue: f.days_since_issue,
-            days_after_due: f.days_after_due,
-            amount_due: f.amount_due.minor,
-            amount_outstanding: f.amount_outstanding.minor,
-            due_currency: strings.get(&f.amount_due.currency),
-            currency: strings.get(&f.amount_outstanding.currency),
-            partial_payments: f.partial_payments,
-            prior_stages: f.prior_stages.len() as u32,
-            history: w_dunning::TenantHistory {
-                late_invoices_12m: f.history.late_invoices_12m,
-                max_days_late_12m: f.history.max_days_late_12m,
-                tenure_months: f.history.tenure_months,
-            },
-            category: strings.get(&f.category),
-        });
     }
-    w_dunning::InvoiceBatch { strings: strings.into_strings(), prior_stages, invoices }
+    b.strings = strings.into_strings();
+    b
 }
 
 fn rule_out(rule: w_dunning::LateFeeRule) -> r::LateFeeRule {
