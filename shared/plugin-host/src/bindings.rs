@@ -250,6 +250,8 @@ fn outcome_out(o: w_dunning::FeeOutcome) -> r::FeeOutcome {
 pub(crate) struct BatchAnswer {
     strings: Vec<String>,
     decisions: Vec<r::DunningDecision>,
+    /// Why `decisions[k]` is invalid (checked once per distinct decision: it does not depend on the invoice).
+    decision_errors: Vec<Option<String>>,
     rules: Vec<r::LateFeeRule>,
     pub(crate) items: Vec<w_dunning::BatchItem>,
     /// Bytes of the lifted answer (its strings, tables and items), for the batch output cap.
@@ -267,7 +269,9 @@ impl BatchAnswer {
             + decisions.iter().map(InputSize::wire_size).sum::<usize>()
             + rules.iter().map(|r| 24 + r.flat.wire_size() + r.cap.wire_size()).sum::<usize>()
             + BATCH_ITEM * a.items.len();
-        BatchAnswer { strings: a.strings, decisions, rules, items: a.items, wire_size }
+        let decision_errors =
+            decisions.iter().map(|d| r::validate::validate_dunning_decision(d).err().map(|e| e.to_string())).collect();
+        BatchAnswer { strings: a.strings, decisions, decision_errors, rules, items: a.items, wire_size }
     }
 
     fn text(&self, i: u32, what: &str) -> Result<&str, String> {
@@ -277,9 +281,13 @@ impl BatchAnswer {
             .ok_or_else(|| format!("late-fee.wording: {what} index {i} out of range ({} strings)", self.strings.len()))
     }
 
-    /// Element i rebuilt into the single calls' answers (not yet validated), or why it cannot be.
+    /// Element i rebuilt into the single calls' answers (its decision validated, its late fee not yet), or why it
+    /// cannot be.
     pub(crate) fn item(&self, i: usize, facts: &r::InvoiceFacts) -> Result<crate::InvoiceAssessment, String> {
         let item = &self.items[i];
+        if let Some(Some(e)) = self.decision_errors.get(item.decision as usize) {
+            return Err(e.clone());
+        }
         let decision = self.decisions.get(item.decision as usize).cloned().ok_or_else(|| {
             format!("decision index {} out of range ({} decisions)", item.decision, self.decisions.len())
         })?;

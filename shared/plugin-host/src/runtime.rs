@@ -817,7 +817,8 @@ impl ClientRules {
                     BatchOut::Items(chunk.iter().enumerate().map(|(i, f)| answer.item(i, f)).collect())
                 })
             },
-            |f, a| native::validate_dunning(f, &a.decision).and_then(|()| native::validate_late_fee(f, &a.late_fee)),
+            // The decision was checked by `BatchAnswer::item` (once per distinct decision of the batch).
+            |f, a| native::validate_late_fee(f, &a.late_fee),
             |t, f| InvoiceAssessment { decision: native::dunning(t, f), late_fee: native::late_fee(t, f) },
         )
     }
@@ -964,7 +965,8 @@ impl ClientRules {
             ));
             return self.failed_chunk(call, reason, chunk, out, native);
         }
-        let total: usize = values.iter().map(|v| v.as_ref().map_or(0, InputSize::wire_size)).sum();
+        let sizes: Vec<usize> = values.iter().map(|v| v.as_ref().map_or(0, InputSize::wire_size)).collect();
+        let total: usize = sizes.iter().sum();
         if total > limits.max_batch_output_bytes {
             let reason = FallbackReason::InvalidOutput(format!(
                 "batch answer of {total} bytes exceeds {}",
@@ -974,9 +976,8 @@ impl ClientRules {
         }
         let mut first_invalid = None;
         let mut answered = 0u64;
-        for (i, (f, value)) in chunk.iter().zip(values).enumerate() {
+        for (i, ((f, value), size)) in chunk.iter().zip(values).zip(sizes).enumerate() {
             let checked = value.and_then(|value| {
-                let size = value.wire_size();
                 if size > limits.max_output_bytes {
                     return Err(format!("answer of {size} bytes exceeds {}", limits.max_output_bytes));
                 }

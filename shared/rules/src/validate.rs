@@ -76,6 +76,12 @@ pub fn validate_plugin_info(info: &PluginInfo) -> Result<(), OutputError> {
 
 /// `dunning.decide`.
 pub fn validate_dunning(_facts: &InvoiceFacts, d: &DunningDecision) -> Result<(), OutputError> {
+    validate_dunning_decision(d)
+}
+
+/// `dunning.decide` on its own: a decision's invariants do not depend on the invoice, so a batch checks each
+/// distinct decision once.
+pub fn validate_dunning_decision(d: &DunningDecision) -> Result<(), OutputError> {
     text("decision.stage", &d.stage, true)?;
     if d.stage.len() > 64 {
         return bad("decision.stage", "is longer than 64 bytes");
