@@ -321,14 +321,29 @@ impl sla::Guest for Hostile {
         }
     }
 
-    fn decide_batch(facts: Vec<sla::TicketFacts>) -> Vec<sla::SlaDecision> {
-        let mut out: Vec<sla::SlaDecision> = facts.into_iter().map(<Hostile as sla::Guest>::decide).collect();
+    /// The batch carries no ticket ids: `when` matches the ticket's *building* here; every ticket gets its own
+    /// decision (item i = decision i).
+    fn decide_batch(batch: sla::TicketBatch) -> sla::SlaBatch {
+        let text = |i: u32| batch.strings.get(i as usize).cloned().unwrap_or_default();
+        let decisions: Vec<sla::SlaDecision> = (0..batch.device_type.len())
+            .map(|i| {
+                <Hostile as sla::Guest>::decide(sla::TicketFacts {
+                    ticket_id: text(batch.building[i]),
+                    device_type: text(batch.device_type[i]),
+                    priority: batch.priority[i],
+                    building_id: text(batch.building[i]),
+                    reported_minute_of_day: batch.reported_minute_of_day[i],
+                    reported_weekday: batch.reported_weekday[i],
+                })
+            })
+            .collect();
+        let mut items: Vec<u32> = (0..decisions.len() as u32).collect();
         if wrong_length()
-            && let Some(last) = out.last().cloned()
+            && let Some(last) = items.last().copied()
         {
-            out.push(last);
+            items.push(last);
         }
-        out
+        sla::SlaBatch { decisions, items }
     }
 }
 

@@ -290,6 +290,38 @@ fn assess_batch<T: Rules>(p: &T, batch: w::dunning::InvoiceBatch) -> w::dunning:
     }
 }
 
+/// `sla.decide-batch`: [`Rules::sla`] for every ticket on facts rebuilt in one reused [`r::TicketFacts`] (no
+/// ticket id: rules must not depend on it), each distinct decision sent once.
+fn sla_batch<T: Rules>(p: &T, batch: w::sla::TicketBatch) -> w::sla::SlaBatch {
+    let w::sla::TicketBatch { strings, device_type, priority, building, reported_minute_of_day, reported_weekday } =
+        batch;
+    let n = device_type.len();
+    let columns = [priority.len(), building.len(), reported_minute_of_day.len(), reported_weekday.len()];
+    // The host always sends equal columns; anything else is not a batch we can answer (trap → default rules).
+    assert!(columns.iter().all(|&len| len == n), "ticket-batch: the per-ticket lists differ in length");
+    let text = |i: u32| strings.get(i as usize).map_or("", String::as_str);
+    let mut facts = r::TicketFacts {
+        ticket_id: String::new(),
+        device_type: String::new(),
+        priority: r::Priority::Normal,
+        building_id: String::new(),
+        reported_minute_of_day: 0,
+        reported_weekday: 1,
+    };
+    let mut decisions: Vec<r::SlaDecision> = Vec::new();
+    let mut last = 0;
+    let mut items = Vec::with_capacity(n);
+    for i in 0..n {
+        set(&mut facts.device_type, text(device_type[i]));
+        facts.priority = priority_in(priority[i]);
+        set(&mut facts.building_id, text(building[i]));
+        facts.reported_minute_of_day = reported_minute_of_day[i];
+        facts.reported_weekday = reported_weekday[i];
+        items.push(intern(&mut decisions, &mut last, p.sla(&facts)));
+    }
+    w::sla::SlaBatch { decisions: decisions.into_iter().map(sla_out).collect(), items }
+}
+
 fn ticket_in(f: w::sla::TicketFacts) -> r::TicketFacts {
     r::TicketFacts {
         ticket_id: f.ticket_id,
@@ -340,9 +372,9 @@ impl<T: Rules> w::sla::Guest for Plugin<T> {
         sla_out(Plugin::<T>::with(|p| p.sla(&facts)))
     }
 
-    /// The batch is `sla(facts[i])` in a loop.
-    fn decide_batch(facts: Vec<w::sla::TicketFacts>) -> Vec<w::sla::SlaDecision> {
-        Plugin::<T>::with(|p| facts.into_iter().map(|f| sla_out(p.sla(&ticket_in(f)))).collect())
+    /// The batch is `sla(facts[i])` in a loop, each distinct decision sent once.
+    fn decide_batch(batch: w::sla::TicketBatch) -> w::sla::SlaBatch {
+        Plugin::<T>::with(|p| sla_batch(p, batch))
     }
 }
 

@@ -162,14 +162,41 @@ fn batches_are_the_single_decisions_in_order() {
         reported_minute_of_day: 600,
         reported_weekday: 3,
     };
-    let devices = ["elevator", "lighting", "hvac", "unknown-thing"];
-    let tickets: Vec<_> = devices.iter().map(|d| ticket(d, w::sla::Priority::Normal)).collect();
-    let out = <P as w::sla::Guest>::decide_batch(tickets.clone());
-    assert_eq!(out.len(), devices.len());
-    for (t, s) in tickets.into_iter().zip(&out) {
-        assert_eq!(format!("{s:?}"), format!("{:?}", <P as w::sla::Guest>::decide(t)));
+    // Strings once (0 = "B", then the device types); the lighting ticket twice, so one decision serves two items.
+    let devices = ["elevator", "lighting", "hvac", "unknown-thing", "lighting"];
+    let priorities =
+        [w::sla::Priority::Normal, w::sla::Priority::Normal, w::sla::Priority::Urgent, w::sla::Priority::Low];
+    let mut strings = vec!["B".to_string()];
+    let mut device_index = Vec::new();
+    for d in devices {
+        match strings.iter().position(|s| s == d) {
+            Some(i) => device_index.push(i as u32),
+            None => {
+                strings.push(d.into());
+                device_index.push(strings.len() as u32 - 1);
+            }
+        }
     }
-    assert_eq!((out[0].response_minutes, out[1].response_minutes), (120, 24 * 60));
+    let n = devices.len();
+    let priority_of = |i: usize| priorities[i % priorities.len()];
+    let out = <P as w::sla::Guest>::decide_batch(w::sla::TicketBatch {
+        strings,
+        device_type: device_index,
+        priority: (0..n).map(priority_of).collect(),
+        building: vec![0; n],
+        reported_minute_of_day: vec![600; n],
+        reported_weekday: vec![3; n],
+    });
+    assert_eq!(out.items.len(), n);
+    for (i, d) in devices.iter().enumerate() {
+        let single = <P as w::sla::Guest>::decide(ticket(d, priority_of(i)));
+        let batch = &out.decisions[out.items[i] as usize];
+        assert_eq!(format!("{batch:?}"), format!("{single:?}"), "ticket {i} ({d})");
+    }
+    assert_eq!(out.items[1], out.items[4], "the same facts share one decision");
+    assert_eq!(out.decisions.len(), 4, "each distinct decision once");
+    let first = |i: usize| out.decisions[out.items[i] as usize].response_minutes;
+    assert_eq!((first(0), first(1)), (120, 24 * 60));
 }
 
 /// Columns of different lengths are not a batch the plugin can answer: it traps (the host then answers with the

@@ -44,16 +44,78 @@ pub(crate) fn invoice_in(f: &r::InvoiceFacts) -> w_dunning::InvoiceFacts {
     }
 }
 
+fn priority_in(p: r::Priority) -> w_sla::Priority {
+    match p {
+        r::Priority::Low => w_sla::Priority::Low,
+        r::Priority::Normal => w_sla::Priority::Normal,
+        r::Priority::High => w_sla::Priority::High,
+        r::Priority::Urgent => w_sla::Priority::Urgent,
+    }
+}
+
+/// The facts of `sla.decide-batch` for `chunk`, column by column (ticket i = element i = `chunk[i]`; ticket ids
+/// stay here).
+pub(crate) fn ticket_batch_in(chunk: &[r::TicketFacts]) -> w_sla::TicketBatch {
+    let mut strings = Interner::new();
+    let mut b = w_sla::TicketBatch {
+        strings: Vec::new(),
+        device_type: Vec::with_capacity(chunk.len()),
+        priority: Vec::with_capacity(chunk.len()),
+        building: Vec::with_capacity(chunk.len()),
+        reported_minute_of_day: Vec::with_capacity(chunk.len()),
+        reported_weekday: Vec::with_capacity(chunk.len()),
+    };
+    for f in chunk {
+        b.device_type.push(strings.get(&f.device_type));
+        b.priority.push(priority_in(f.priority));
+        b.building.push(strings.get(&f.building_id));
+        b.reported_minute_of_day.push(f.reported_minute_of_day);
+        b.reported_weekday.push(f.reported_weekday);
+    }
+    b.strings = strings.into_strings();
+    b
+}
+
+/// A lifted `sla-batch`: its distinct decisions, each converted and checked once.
+pub(crate) struct SlaBatchAnswer {
+    decisions: Vec<Result<r::SlaDecision, String>>,
+    pub(crate) items: Vec<u32>,
+}
+
+impl SlaBatchAnswer {
+    /// Converts and checks each distinct decision once: first its size against `max_output_bytes` (the same
+    /// refusal a single answer gets), then its invariants.
+    pub(crate) fn new(a: w_sla::SlaBatch, max_output_bytes: usize) -> Self {
+        let decisions = a
+            .decisions
+            .into_iter()
+            .map(|d| {
+                let d = sla_out(d);
+                let size = d.wire_size();
+                if size > max_output_bytes {
+                    return Err(format!("answer of {size} bytes exceeds {max_output_bytes}"));
+                }
+                r::validate::validate_sla_decision(&d).map(|()| d).map_err(|e| e.to_string())
+            })
+            .collect();
+        SlaBatchAnswer { decisions, items: a.items }
+    }
+
+    /// Element i: a copy of its (checked) decision, or why it cannot be used.
+    pub(crate) fn item(&self, i: usize) -> Result<r::SlaDecision, String> {
+        let k = self.items[i] as usize;
+        match self.decisions.get(k) {
+            Some(d) => d.clone(),
+            None => Err(format!("decision index {k} out of range ({} decisions)", self.decisions.len())),
+        }
+    }
+}
+
 pub(crate) fn ticket_in(f: &r::TicketFacts) -> w_sla::TicketFacts {
     w_sla::TicketFacts {
         ticket_id: f.ticket_id.clone(),
         device_type: f.device_type.clone(),
-        priority: match f.priority {
-            r::Priority::Low => w_sla::Priority::Low,
-            r::Priority::Normal => w_sla::Priority::Normal,
-            r::Priority::High => w_sla::Priority::High,
-            r::Priority::Urgent => w_sla::Priority::Urgent,
-        },
+        priority: priority_in(f.priority),
         building_id: f.building_id.clone(),
         reported_minute_of_day: f.reported_minute_of_day,
         reported_weekday: f.reported_weekday,

@@ -829,14 +829,22 @@ impl ClientRules {
         self.run_batch(
             Call::SlaDecideBatch,
             facts,
-            |rules, store, chunk, _limits| {
-                let wit: Vec<_> = chunk.iter().map(bindings::ticket_in).collect();
-                rules
-                    .rentops_rules_sla()
-                    .call_decide_batch(store, &wit)
-                    .map(|v| BatchOut::Items(v.into_iter().map(|d| Ok(bindings::sla_out(d))).collect()))
+            |rules, store, chunk, limits| {
+                let batch = bindings::ticket_batch_in(chunk);
+                rules.rentops_rules_sla().call_decide_batch(store, &batch).map(|answer| {
+                    let answer = bindings::SlaBatchAnswer::new(answer, limits.max_output_bytes);
+                    if answer.items.len() != chunk.len() {
+                        return BatchOut::Rejected(format!(
+                            "batch answer has {} elements for {} facts",
+                            answer.items.len(),
+                            chunk.len()
+                        ));
+                    }
+                    BatchOut::Items((0..chunk.len()).map(|i| answer.item(i)).collect())
+                })
             },
-            native::validate_sla,
+            // Each distinct decision was checked by `SlaBatchAnswer::new` (it does not depend on the ticket).
+            |_, _| Ok(()),
             native::sla,
         )
     }

@@ -246,6 +246,8 @@ fn an_invalid_element_falls_back_alone() {
     }
     let mut tickets = varied_tickets(20);
     tickets[4].ticket_id = "boom-4".into();
+    // The batch carries no ticket ids: the hostile guest matches `when` on the building there.
+    tickets[4].building_id = "boom-4".into();
     let got = bad.sla_decide_batch(&tickets);
     assert!(got.iter().enumerate().all(|(i, d)| d.is_fallback() == (i == 4)));
 }

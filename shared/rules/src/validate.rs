@@ -156,6 +156,12 @@ pub fn validate_late_fee(facts: &InvoiceFacts, fee: &LateFee) -> Result<(), Outp
 
 /// `sla.decide`.
 pub fn validate_sla(_facts: &TicketFacts, d: &SlaDecision) -> Result<(), OutputError> {
+    validate_sla_decision(d)
+}
+
+/// `sla.decide` on its own: an SLA decision's invariants do not depend on the ticket, so a batch checks each
+/// distinct decision once.
+pub fn validate_sla_decision(d: &SlaDecision) -> Result<(), OutputError> {
     minutes("sla.response-minutes", d.response_minutes)?;
     minutes("sla.resolution-minutes", d.resolution_minutes)?;
     if d.resolution_minutes < d.response_minutes {
