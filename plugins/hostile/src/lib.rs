@@ -17,7 +17,8 @@
 //! `init-error` (init returns an error), `init-loop` (init never returns), `wrong-contract-info`
 //! (`plugin.info` claims contract 2.0.0), `wrong-length` (single decisions well-behaved; the batch functions
 //! answer one element too few (dunning) or too many (sla)), `bad-index` (single decisions well-behaved; the
-//! compact dunning batch answers indexes out of range into its own tables and a self-contradicting late fee).
+//! compact dunning batch answers indexes out of range into its own tables and a self-contradicting late fee;
+//! the SLA batch points odd tickets past its decisions).
 //!
 //! Batch functions (`dunning.assess-batch`, `sla.decide-batch`) apply the same attacks item by item, so a
 //! `panic` with `"when": "boom"` traps in the middle of a batch, at the first "boom" item.
@@ -322,7 +323,7 @@ impl sla::Guest for Hostile {
     }
 
     /// The batch carries no ticket ids: `when` matches the ticket's *building* here; every ticket gets its own
-    /// decision (item i = decision i).
+    /// decision (item i = decision i), except in `bad-index`, where odd tickets get decision index 99.
     fn decide_batch(batch: sla::TicketBatch) -> sla::SlaBatch {
         let text = |i: u32| batch.strings.get(i as usize).cloned().unwrap_or_default();
         let decisions: Vec<sla::SlaDecision> = (0..batch.device_type.len())
@@ -337,7 +338,10 @@ impl sla::Guest for Hostile {
                 })
             })
             .collect();
-        let mut items: Vec<u32> = (0..decisions.len() as u32).collect();
+        let bad_index = STATE.lock().unwrap_or_else(|p| p.into_inner()).mode == Mode::BadIndex;
+        // bad-index: every odd ticket points past the decisions.
+        let mut items: Vec<u32> =
+            (0..decisions.len() as u32).map(|i| if bad_index && i % 2 == 1 { 99 } else { i }).collect();
         if wrong_length()
             && let Some(last) = items.last().copied()
         {

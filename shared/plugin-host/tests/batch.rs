@@ -421,4 +421,20 @@ fn out_of_range_indexes_in_a_batch_answer_fall_back_per_element() {
     let events = sink.take();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].call, Call::DunningAssessBatch);
+
+    // SLA: odd tickets point past the batch's decisions: those get the default rules, the others the plugin's.
+    let tickets = varied_tickets(6);
+    let got = bad.sla_decide_batch(&tickets);
+    assert_eq!(got.len(), 6);
+    for (i, d) in got.iter().enumerate() {
+        if i % 2 == 1 {
+            let want =
+                FallbackReason::InvalidOutput(format!("element {i}: decision index 99 out of range (6 decisions)"));
+            assert_eq!(reason(d), &want, "ticket {i}");
+            assert_eq!(d.value, evaluate::sla(&table, &tickets[i]), "ticket {i}");
+        } else {
+            assert_eq!(version_of(d), "0.0.1-hostile", "ticket {i}");
+            assert_eq!(d.value.response_minutes, 60, "ticket {i}: the hostile plugin's own answer");
+        }
+    }
 }
