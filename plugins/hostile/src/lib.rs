@@ -300,7 +300,12 @@ impl dunning::Guest for Hostile {
 
 /// Whether the batch functions must answer the wrong number of elements.
 fn wrong_length() -> bool {
-    STATE.lock().unwrap_or_else(|p| p.into_inner()).mode == Mode::WrongLength
+    mode_is(Mode::WrongLength)
+}
+
+/// Whether the configured mode is `m` (whatever the `when` prefix).
+fn mode_is(m: Mode) -> bool {
+    STATE.lock().unwrap_or_else(|p| p.into_inner()).mode == m
 }
 
 impl sla::Guest for Hostile {
@@ -338,7 +343,7 @@ impl sla::Guest for Hostile {
                 })
             })
             .collect();
-        let bad_index = STATE.lock().unwrap_or_else(|p| p.into_inner()).mode == Mode::BadIndex;
+        let bad_index = mode_is(Mode::BadIndex);
         // bad-index: every odd ticket points past the decisions.
         let mut items: Vec<u32> =
             (0..decisions.len() as u32).map(|i| if bad_index && i % 2 == 1 { 99 } else { i }).collect();

@@ -103,11 +103,16 @@ impl SlaBatchAnswer {
 
     /// Element i: a copy of its (checked) decision, or why it cannot be used.
     pub(crate) fn item(&self, i: usize) -> Result<r::SlaDecision, String> {
-        let k = self.items[i] as usize;
-        match self.decisions.get(k) {
-            Some(d) => d.clone(),
-            None => Err(format!("decision index {k} out of range ({} decisions)", self.decisions.len())),
-        }
+        decision_at(&self.decisions, self.items[i])
+    }
+}
+
+/// A batch item's decision: a copy of `decisions[k]` (each checked once when the answer was lifted), or why it
+/// cannot be used (invalid, or `k` out of range).
+fn decision_at<T: Clone>(decisions: &[Result<T, String>], k: u32) -> Result<T, String> {
+    match decisions.get(k as usize) {
+        Some(d) => d.clone(),
+        None => Err(format!("decision index {k} out of range ({} decisions)", decisions.len())),
     }
 }
 
@@ -311,9 +316,8 @@ fn outcome_out(o: w_dunning::FeeOutcome) -> r::FeeOutcome {
 /// A lifted `batch-assessment`, its tables converted once: [`Self::item`] rebuilds element i.
 pub(crate) struct BatchAnswer {
     strings: Vec<String>,
-    decisions: Vec<r::DunningDecision>,
-    /// Why `decisions[k]` is invalid (checked once per distinct decision: it does not depend on the invoice).
-    decision_errors: Vec<Option<String>>,
+    /// The distinct decisions, each checked once (a decision does not depend on the invoice), or why it is invalid.
+    decisions: Vec<Result<r::DunningDecision, String>>,
     rules: Vec<r::LateFeeRule>,
     pub(crate) items: Vec<w_dunning::BatchItem>,
     /// Bytes of the lifted answer (its strings, tables and items), for the batch output cap.
@@ -331,9 +335,11 @@ impl BatchAnswer {
             + decisions.iter().map(InputSize::wire_size).sum::<usize>()
             + rules.iter().map(|r| 24 + r.flat.wire_size() + r.cap.wire_size()).sum::<usize>()
             + BATCH_ITEM * a.items.len();
-        let decision_errors =
-            decisions.iter().map(|d| r::validate::validate_dunning_decision(d).err().map(|e| e.to_string())).collect();
-        BatchAnswer { strings: a.strings, decisions, decision_errors, rules, items: a.items, wire_size }
+        let decisions = decisions
+            .into_iter()
+            .map(|d| r::validate::validate_dunning_decision(&d).map(|()| d).map_err(|e| e.to_string()))
+            .collect();
+        BatchAnswer { strings: a.strings, decisions, rules, items: a.items, wire_size }
     }
 
     fn text(&self, i: u32, what: &str) -> Result<&str, String> {
@@ -347,12 +353,7 @@ impl BatchAnswer {
     /// cannot be.
     pub(crate) fn item(&self, i: usize, facts: &r::InvoiceFacts) -> Result<crate::InvoiceAssessment, String> {
         let item = &self.items[i];
-        if let Some(Some(e)) = self.decision_errors.get(item.decision as usize) {
-            return Err(e.clone());
-        }
-        let decision = self.decisions.get(item.decision as usize).cloned().ok_or_else(|| {
-            format!("decision index {} out of range ({} decisions)", item.decision, self.decisions.len())
-        })?;
+        let decision = decision_at(&self.decisions, item.decision)?;
         let fee = &item.late_fee;
         let rule = match fee.rule {
             None => None,
